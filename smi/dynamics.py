@@ -11,7 +11,7 @@ over time. Each quarter, for dysfunction ``d`` and side ``s`` (P1-P6):
 
 and each dysfunction ``j`` moves by (P7, bidirectional circularity)::
 
-    inflow_j  = sum_i coupling[i, j] * f(D_i) + feedback * sum(R of responses that feed j)
+    inflow_j  = sum_i coupling[i, j] * mean_s S[i, s] + feedback * sum(R of responses that feed j)
     outflow_j = recovery + function_fix_strength * effect      (once the fix has started)
     D_j <- D_j + inflow_j * (1 - D_j) - outflow_j * D_j
 
@@ -126,7 +126,9 @@ def simulate_arrays(x: dict[str, np.ndarray], quarters: int, spec: DynSpec) -> d
         D_hist[t], S_hist[t], E_hist[t], R_hist[t] = D, S, E, R
         if t == quarters:
             break
-        inflow = Dk @ spec.coupling + fb * np.einsum("nds,dst->nt", R, spec.feeds)
+        # dysfunctions spread through how people read them (2017 §3.4): coupling acts on the
+        # situational meaning, so damping sensemaking also slows the circular progression
+        inflow = S.mean(axis=2) @ spec.coupling + fb * np.einsum("nds,dst->nt", R, spec.feeds)
         fix_on = (t >= x["function_fix_start"]) * fix_effect
         outflow = p["recovery.rate"] + fix_on[:, None] * spec.fix_targets[None]
         inflow = np.clip(inflow, 0.0, cap)
@@ -168,7 +170,8 @@ def simulate(df: pd.DataFrame, quarters: int | None = None, theory: Theory | Non
     Columns: ``run`` (the index of ``df``), ``quarter``, the three dysfunctions, every
     sensemaking construct (24 minus the 6 triggers, whose salience is the dysfunction itself;
     constructs whose polarity is ``falls`` are reported as ``1 - intensity``), the five
-    linkages, the SMI connection, SMI functioning, synergy and the five capabilities.
+    linkages, the SMI connection, SMI functioning, synergy, the five capabilities and
+    ``functioning_potential`` (the firm's SMI functioning with no dysfunction).
     """
     theory = theory or _data.load()
     quarters = int(theory.param("simulation.quarters") if quarters is None else quarters)
@@ -198,11 +201,14 @@ def simulate_core(df: pd.DataFrame, quarters: int, theory: Theory) -> dict[str, 
         v = stage_arr[stage][:, :, DYS_INDEX[d], SIDES.index(s)]
         out[construct] = 1.0 - v if polarity == "falls" else v
     link0 = _model.linkage_arrays(x, c)
+    # the firm's SMI functioning with no dysfunction at all: the reference for functioning loss
+    potential = _model.capability_arrays(link0["smi_connection"], x, c)["smi_functioning"]
     eroded = _erode(link0, st["D"], spec, exponents(x["incremental_effects"], spec.p))
     out.update(eroded)
     out["smi_connection"] = sum(w * eroded[k] for k, w in c.linkage_weights.items())
     levers = {lv: x[lv][None, :] for lv in LEVERS}
     out.update(_model.capability_arrays(out["smi_connection"], levers, c))
+    out["functioning_potential"] = potential[None, :]
     shape = out["smi_connection"].shape
     return {k: np.broadcast_to(v, shape) for k, v in out.items()}
 
@@ -212,14 +218,14 @@ SUMMARY_OUTPUTS = ("cumulative_dysfunction", "final_dysfunction", "peak_dysfunct
 
 def summarize_core(a: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     total = sum(a[d] for d in DYSFUNCTIONS)  # (T+1, n)
-    f = a["smi_functioning"]
+    f, f0 = a["smi_functioning"], a["functioning_potential"][0]
     return {
         # mean over quarters 1..T of the summed dysfunctions (0-3): the area under the curve
         "cumulative_dysfunction": total[1:].mean(axis=0),
         "final_dysfunction": total[-1],
         "peak_dysfunction": total.max(axis=0),
-        # average share of the starting SMI functioning lost over the horizon
-        "functioning_loss": np.where(f[0] > 0, 1.0 - f[1:].mean(axis=0) / np.where(f[0] > 0, f[0], 1.0), 0.0),
+        # average share of the firm's undisturbed SMI functioning lost over quarters 1..T
+        "functioning_loss": np.where(f0 > 0, 1.0 - f[1:].mean(axis=0) / np.where(f0 > 0, f0, 1.0), 0.0),
     }
 
 

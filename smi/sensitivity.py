@@ -23,7 +23,8 @@ def sensitivity(df: pd.DataFrame, output: str, step: float = 0.1, theory: Theory
 
     ``gain`` is the best improvement available from that input alone (in the output's
     better direction: up for linkages and capabilities, down for dysfunction); ``slope`` is
-    the local change per unit of the input's range. Rows are sorted by ``gain``.
+    the local change per unit of the input's range. Rows are sorted actionable first (context
+    and starting dysfunction are the situation, not levers), then by ``gain``.
     """
     theory = theory or _data.load()
     meta = outputs(theory).set_index("output")
@@ -61,6 +62,8 @@ def sensitivity(df: pd.DataFrame, output: str, step: float = 0.1, theory: Theory
         "input": names, "label": [spec.loc[n, "label"] for n in names], "value": [x.at[0, n] for n in names],
         "output_now": now, "output_up": up, "output_down": down, "output_at_min": at_min, "output_at_max": at_max,
         "slope": slope, "gain": gain, "best_move": np.where(gain > 0, best, "none"),
+        # context and starting dysfunction describe the situation; managers cannot move them
+        "actionable": [spec.loc[n, "kind"] not in ("context", "start") for n in names],
         "propositions": [spec.loc[n, "propositions"] for n in names],
     })
-    return out.sort_values(["gain", "input"], ascending=[False, True], ignore_index=True)
+    return out.sort_values(["actionable", "gain", "input"], ascending=[False, False, True], ignore_index=True)
