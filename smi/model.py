@@ -167,6 +167,11 @@ def evaluate_arrays(x: Arrays, c: Compiled) -> dict[str, np.ndarray]:
 
 # --------------------------------------------------------------------------- pandas API
 
+def _plain(v):
+    """numpy scalars print as np.float64(...); show readers the plain value."""
+    return v.item() if hasattr(v, "item") else v
+
+
 def _columns(df: pd.DataFrame, names: list[str], theory: Theory) -> dict[str, np.ndarray]:
     """Numeric input columns as arrays; a missing column takes its default, a bad value raises."""
     spec = theory.inputs.set_index("name")
@@ -180,7 +185,7 @@ def _columns(df: pd.DataFrame, names: list[str], theory: Theory) -> dict[str, np
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
                 raise ValueError(f"input {name!r}, row {df.index[i]!r}: must be a number in [{lo:g}, {hi:g}] "
-                                 f"(value {df[name].iloc[i]!r})")
+                                 f"(value {_plain(df[name].iloc[i])!r})")
             out[name] = a
         else:
             out[name] = np.full(n, float(spec.loc[name, "default"]))
@@ -203,7 +208,7 @@ def capabilities(df: pd.DataFrame, theory: Theory | None = None) -> pd.DataFrame
     bad = ~((conn >= 0) & (conn <= 1))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"input 'smi_connection', row {df.index[i]!r}: must be a number in [0, 1] (value {df['smi_connection'].iloc[i]!r})")
+        raise ValueError(f"input 'smi_connection', row {df.index[i]!r}: must be a number in [0, 1] (value {_plain(df['smi_connection'].iloc[i])!r})")
     levers = _columns(df, list(LEVERS), c.theory)
     return pd.DataFrame(capability_arrays(conn, levers, c), index=df.index)
 

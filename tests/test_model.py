@@ -1,0 +1,175 @@
+"""Whole-model behaviour: ranges over random scenarios, exact attribution, sensitivity, errors."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+
+import smi
+from smi.data import DYSFUNCTIONS
+
+from .conftest import THEORY, scenarios
+
+
+def random_scenarios(n: int, seed: int) -> pd.DataFrame:
+    """n scenarios with every input drawn uniformly within its range."""
+    rng = np.random.default_rng(seed)
+    cols = {}
+    for r in THEORY.inputs.itertuples():
+        if r.kind == "switch":
+            cols[r.name] = rng.choice(r.choices.split("|"), n)
+        elif r.kind == "start_quarter":
+            cols[r.name] = rng.integers(int(r.min), int(r.max) + 1, n)
+        else:
+            cols[r.name] = rng.uniform(r.min, r.max, n)
+    return pd.DataFrame(cols)
+
+
+def test_10000_random_scenarios_give_finite_outputs_in_range():
+    df = random_scenarios(10_000, seed=1)
+    out = smi.evaluate(df)
+    assert len(out) == 10_000 and list(out.index) == list(df.index)
+    assert np.isfinite(out.to_numpy()).all()
+    assert ((out >= 0) & (out <= 1)).all().all()
+    # the SMI is the channel: no capability above functioning, functioning never above connection
+    for cap in THEORY.capabilities.capability:
+        assert (out[cap] <= out.smi_functioning + 1e-12).all()
+    assert (out.smi_functioning <= out.smi_connection + 1e-12).all()
+
+
+def test_10000_random_runs_stay_in_range_over_40_quarters():
+    df = random_scenarios(10_000, seed=2)
+    sim = smi.simulate(df, quarters=40)
+    assert len(sim) == 10_000 * 41
+    values = sim.drop(columns=["run", "quarter"]).to_numpy()
+    assert np.isfinite(values).all()
+    assert (values >= 0).all() and (values <= 1).all()
+    summary = smi.summarize(df, quarters=40)
+    assert np.isfinite(summary.to_numpy()).all()
+    assert summary.cumulative_dysfunction.between(0, 3).all()
+    assert summary.functioning_loss.between(0, 1).all()
+
+
+@settings(max_examples=40)
+@given(scenarios())
+def test_attribution_sums_to_output_minus_baseline(row):
+    expl = smi.explain(pd.DataFrame([row]))
+    totals = expl.groupby("output").agg(total=("attribution", "sum"), out=("output_value", "first"),
+                                        base=("baseline_output", "first"))
+    np.testing.assert_allclose(totals.total, totals.out - totals.base, atol=1e-10)
+    by_p = smi.by_proposition(expl)
+    np.testing.assert_allclose(by_p.groupby("output").attribution.sum().sort_index(),
+                               (totals.out - totals.base).sort_index(), atol=1e-10)
+
+
+@settings(max_examples=15)
+@given(scenarios())
+def test_dynamics_attribution_sums_to_output_minus_baseline(row):
+    outs = list(smi.dynamics.SUMMARY_OUTPUTS)
+    expl = smi.explain(pd.DataFrame([row]), outs)
+    for o, g in expl.groupby("output"):
+        assert g.attribution.sum() == pytest.approx(g.output_value.iloc[0] - g.baseline_output.iloc[0], abs=1e-10)
+
+
+def test_attribution_is_exact_shapley_against_brute_force():
+    """For the language linkage, compare with Shapley values from the permutation definition."""
+    from itertools import permutations
+
+    row = smi.preset("diluted_key_terms").iloc[0].to_dict()
+    base = dict(THEORY.defaults)
+    players = ["key_terms", "vertical_communication", "horizontal_bridges", "two_way_channels",
+               "hierarchy_depth", "strategy_horizon"]
+    def value(coalition):
+        s = {**base, **{p: row[p] for p in coalition}}
+        return smi.linkages(pd.DataFrame([s]))["language"].iloc[0]
+    phi = dict.fromkeys(players, 0.0)
+    perms = list(permutations(players))
+    for order in perms:
+        seen = []
+        for p in order:
+            phi[p] += (value(seen + [p]) - value(seen)) / len(perms)
+            seen.append(p)
+    expl = smi.explain(pd.DataFrame([row]), ["language"]).set_index("input").attribution
+    for p in players:
+        assert expl[p] == pytest.approx(phi[p], abs=1e-12)
+    assert (expl.drop(players) == 0).all()  # inputs the linkage does not use get nothing
+
+
+def test_explanation_names_the_propositions_behind_each_input():
+    expl = smi.explain(smi.preset("plan_without_blessing"), ["structure"])
+    own = expl.set_index("input")
+    assert own.loc["ownership", "propositions"] == "malshe2011:P4"
+    assert own.loc["ownership", "attribution"] < 0  # ownership 0.1 is below the baseline 0.5
+    by_p = smi.by_proposition(expl).set_index("proposition")
+    assert by_p.loc["malshe2011:P4", "attribution"] < 0
+    assert "ownership" in by_p.loc["malshe2011:P4", "inputs"]
+    assert by_p.loc["malshe2011:P4", "statement"]  # the proposition's paraphrase travels with it
+
+
+def test_sensitivity_ranks_what_to_move_first():
+    sens = smi.sensitivity(smi.preset("diluted_key_terms"), "language")
+    top = sens.iloc[0]
+    assert top.input == "vertical_communication" and top.best_move == "raise" and top.actionable
+    assert sens.loc[sens.input == "rapport", "gain"].iloc[0] == 0  # not part of the language linkage
+    assert sens.gain[sens.actionable].is_monotonic_decreasing
+    # raising the top input to its maximum delivers exactly the reported gain
+    moved = smi.preset("diluted_key_terms").assign(vertical_communication=1.0)
+    gain = smi.linkages(moved).language.iloc[0] - smi.linkages(smi.preset("diluted_key_terms")).language.iloc[0]
+    assert top.gain == pytest.approx(gain)
+
+
+def test_sensitivity_for_dysfunction_prefers_lowering():
+    sens = smi.sensitivity(smi.preset("price_hike_discounted"), "cumulative_dysfunction")
+    acts = sens[sens.actionable]
+    assert acts.iloc[0].input in {"function_fix", "openness", "joint_calls", "job_rotation"}
+    assert acts.iloc[0].best_move == "raise" and acts.iloc[0].gain > 0
+    starts = sens[sens.input.str.startswith("start_")]
+    assert (~starts.actionable).all() and (starts.best_move == "lower").all()
+
+
+@pytest.mark.parametrize("key", list(THEORY.presets.key))
+def test_every_preset_is_a_full_valid_scenario(key):
+    df = smi.preset(key)
+    assert set(df.columns) == set(THEORY.input_names())
+    out = smi.evaluate(df)
+    assert out.notna().all().all()
+    assert len(smi.simulate(df)) == int(THEORY.param("simulation.quarters")) + 1
+
+
+def test_presets_tell_their_stories():
+    """The presets are traced to vignettes; the model should reproduce each one's point."""
+    lang = lambda k: smi.linkages(smi.preset(k)).language.iloc[0]
+    assert lang("guarded_value_proposition") > 2 * lang("diluted_key_terms")
+    discounted = smi.summarize(smi.preset("price_hike_discounted")).iloc[0]
+    prevented = smi.summarize(smi.preset("price_hike_prevented")).iloc[0]
+    assert prevented.cumulative_dysfunction < 0.5 * discounted.cumulative_dysfunction
+    sim = smi.simulate(smi.preset("no_point_involving_sales"))
+    assert sim.communication_paucity.iloc[-1] > sim.communication_paucity.iloc[0]  # collaboration -> communication
+
+
+def test_bad_inputs_are_named():
+    with pytest.raises(ValueError, match=r"input 'rapport', row 0: must be a number in \[0, 1\] \(value 1.4\)"):
+        smi.evaluate(pd.DataFrame([{"rapport": 1.4}]))
+    with pytest.raises(ValueError, match=r"input 'key_terms', row 1: .*\(value 'lots'\)"):
+        smi.evaluate(pd.DataFrame([{"key_terms": 0.3}, {"key_terms": "lots"}]))
+    with pytest.raises(ValueError, match=r"incremental_effects.*\(value 'exponential'\)"):
+        smi.simulate(pd.DataFrame([{"incremental_effects": "exponential"}]))
+    with pytest.raises(ValueError, match="unknown output 'profit'"):
+        smi.explain(smi.scenario(), ["profit"])
+    with pytest.raises(KeyError, match="unknown preset 'nope'"):
+        smi.preset("nope")
+    with pytest.raises(ValueError, match="unknown input 'moral'"):
+        smi.scenario(moral=0.5)
+
+
+def test_missing_columns_take_documented_defaults():
+    full = smi.evaluate(smi.scenario())
+    partial = smi.evaluate(pd.DataFrame([{"rapport": 0.5}]))
+    pd.testing.assert_frame_equal(full, partial)
+
+
+def test_trigger_constructs_are_the_dysfunction_itself_and_falls_are_reported_inverted():
+    sim = smi.simulate(smi.scenario(start_lack_of_collaboration=0.6), quarters=4)
+    assert sim.marketing_customer_orientation.iloc[0] == pytest.approx(1 - 0.6)
+    assert set(DYSFUNCTIONS) <= set(sim.columns)
