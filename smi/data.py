@@ -245,7 +245,8 @@ def _read_csv(path: Path, schema: type[_Row], key: str) -> pd.DataFrame:
     """Read ``path`` row by row through ``schema``; the first bad value raises."""
     if not path.exists():
         raise DataValidationError(f"{path.name}: file not found at {path}")
-    with path.open(newline="", encoding="utf-8") as fh:
+    # utf-8-sig: a CSV saved from Excel starts with a byte-order mark
+    with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         missing = [info.alias or f for f, info in schema.model_fields.items()
                    if info.is_required() and (info.alias or f) not in (reader.fieldnames or [])]
@@ -255,7 +256,12 @@ def _read_csv(path: Path, schema: type[_Row], key: str) -> pd.DataFrame:
         for lineno, raw in enumerate(reader, start=2):
             if None in raw:
                 raise DataValidationError(f"{path.name}: line {lineno}: more fields than the header has (value {raw[None]!r})")
-            where = f"line {lineno} ({key} {raw.get(key, '')!r})"
+            if None in raw.values():
+                short = [k for k, v in raw.items() if v is None]
+                raise DataValidationError(f"{path.name}: line {lineno}: fewer fields than the header has "
+                                          f"(no value for {short[0]!r})")
+            study = f"study {raw['study']!r}, " if "study" in raw and key != "study" else ""
+            where = f"line {lineno} ({study}{key} {raw.get(key, '')!r})"
             try:
                 row = schema.model_validate({k: (v if v is not None else "") for k, v in raw.items()})
             except ValidationError as err:
@@ -340,6 +346,10 @@ def _check_inputs(df: pd.DataFrame, path: Path) -> None:
             raise DataValidationError(f"{where}, field 'default': not a number (value {r.default!r})") from None
         if not r.min <= d <= r.max:
             raise DataValidationError(f"{where}, field 'default': outside [{r.min}, {r.max}] (value {r.default!r})")
+        if r.kind == "start_quarter" and not (d.is_integer() and float(r.min).is_integer() and float(r.max).is_integer()):
+            raise DataValidationError(f"{where}, field 'default': a start quarter must be a whole number (value {r.default!r})")
+        if r.choices:
+            raise DataValidationError(f"{where}, field 'choices': only a switch has choices (value {r.choices!r})")
         if r.context and (r.context not in names or df.set_index("name").loc[r.context, "kind"] != "context"):
             raise DataValidationError(f"{where}, field 'context': not a context input (value {r.context!r})")
         if r.layer == "linkages" and not r.linkage:
@@ -350,9 +360,17 @@ def _check_inputs(df: pd.DataFrame, path: Path) -> None:
             raise DataValidationError(f"{path.name}: lever inputs must be exactly {', '.join(want)} (found {', '.join(got)})")
 
 
+WHOLE_PARAMETERS = ("simulation.quarters",)
+
+
 def _check_parameters(df: pd.DataFrame, path: Path) -> None:
     _unique(df, ["name"], path)
     for r in df.itertuples():
+        if r.name in WHOLE_PARAMETERS and float(r.value) != int(r.value):
+            raise DataValidationError(f"{path.name}: row {r.name!r}, field 'value': must be a whole number (value {r.value!r})")
+        if r.name.startswith("coupling.") and len(set(r.name.split(".")[1:])) == 1:
+            raise DataValidationError(
+                f"{path.name}: row {r.name!r}, field 'name': a dysfunction cannot be coupled to itself (value {r.name!r})")
         if not (math.isfinite(r.value) and r.min <= r.value <= r.max):
             raise DataValidationError(
                 f"{path.name}: row {r.name!r}, field 'value': outside its range [{r.min}, {r.max}] (value {r.value!r})")
@@ -444,14 +462,41 @@ def _check_parameter_names(theory_params: pd.DataFrame, path: Path, inputs: pd.D
             f"(values {p['sensemaking.existential_rate']!r}, {p['sensemaking.existential_decay']!r})")
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that rejects a key given twice (copy-paste slips would silently win)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _yaml_where(path: Path, err: yaml.YAMLError) -> str:
+    """Name the preset a YAML error sits in (the nearest '- key:' line above it)."""
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    if mark is None:
+        return ""
+    lines = path.read_text(encoding="utf-8").splitlines()[: mark.line + 1]
+    for line in reversed(lines):
+        m = re.match(r"^-\s+key:\s*(\S+)", line)
+        if m:
+            return f"preset {m.group(1)!r}, line {mark.line + 1}: "
+    return f"line {mark.line + 1}: "
+
+
 def _read_presets(path: Path, inputs: pd.DataFrame) -> pd.DataFrame:
     """Presets: a YAML list; each a full scenario of model inputs, traced to a source vignette."""
     if not path.exists():
         raise DataValidationError(f"{path.name}: file not found at {path}")
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except yaml.YAMLError as err:
-        raise DataValidationError(f"{path.name}: not valid YAML ({err})") from None
+        raise DataValidationError(f"{path.name}: {_yaml_where(path, err)}not valid YAML ({err})") from None
     if not isinstance(doc, list) or not doc:
         raise DataValidationError(f"{path.name}: must be a non-empty list of presets")
     meta = ("key", "title", "study", "source_section", "vignette", "teaching_point")
@@ -484,6 +529,8 @@ def _read_presets(path: Path, inputs: pd.DataFrame) -> pd.DataFrame:
                     raise DataValidationError(f"{where}, field 'inputs.{name}': not one of {_split(s.choices)} (value {v!r})")
             elif isinstance(v, bool) or not isinstance(v, (int, float)) or not (s["min"] <= v <= s["max"]):
                 raise DataValidationError(f"{where}, field 'inputs.{name}': must be a number in [{s['min']:g}, {s['max']:g}] (value {v!r})")
+            elif s.kind == "start_quarter" and not float(v).is_integer():
+                raise DataValidationError(f"{where}, field 'inputs.{name}': a start quarter must be a whole number (value {v!r})")
             row[name] = v
         rows.append(row)
     df = pd.DataFrame(rows)

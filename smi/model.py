@@ -186,6 +186,10 @@ def _columns(df: pd.DataFrame, names: list[str], theory: Theory) -> dict[str, np
                 i = int(np.flatnonzero(bad)[0])
                 raise ValueError(f"input {name!r}, row {df.index[i]!r}: must be a number in [{lo:g}, {hi:g}] "
                                  f"(value {_plain(df[name].iloc[i])!r})")
+            if spec.loc[name, "kind"] == "start_quarter" and not np.all(a == np.round(a)):
+                i = int(np.flatnonzero(a != np.round(a))[0])
+                raise ValueError(f"input {name!r}, row {df.index[i]!r}: a start quarter must be a whole number "
+                                 f"(value {_plain(df[name].iloc[i])!r})")
             out[name] = a
         else:
             out[name] = np.full(n, float(spec.loc[name, "default"]))

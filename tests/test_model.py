@@ -155,6 +155,8 @@ def test_bad_inputs_are_named():
         smi.evaluate(pd.DataFrame([{"key_terms": 0.3}, {"key_terms": "lots"}]))
     with pytest.raises(ValueError, match=r"incremental_effects.*\(value 'exponential'\)"):
         smi.simulate(pd.DataFrame([{"incremental_effects": "exponential"}]))
+    with pytest.raises(ValueError, match=r"'openness_start', row 0: a start quarter must be a whole number \(value 2.5\)"):
+        smi.simulate(pd.DataFrame([{"openness_start": 2.5}]))
     with pytest.raises(ValueError, match="unknown output 'profit'"):
         smi.explain(smi.scenario(), ["profit"])
     with pytest.raises(KeyError, match="unknown preset 'nope'"):

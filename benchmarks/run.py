@@ -1,0 +1,76 @@
+"""Benchmarks: `make bench` prints one `name value unit` line per figure.
+
+Targets (shared/DESIGN.md): model_evals_per_s >= 1e6 (linkages + capabilities, vectorized),
+sim_40q_10k_s <= 1 (40 quarters x 10,000 runs). Benchmarks measure; tests check behaviour.
+Each figure is the best of several repeats, so a noisy neighbour inflates nothing.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import smi
+from smi.data import load
+
+
+def random_scenarios(n: int, seed: int = 0) -> pd.DataFrame:
+    theory = load()
+    rng = np.random.default_rng(seed)
+    cols = {}
+    for r in theory.inputs.itertuples():
+        if r.kind == "switch":
+            cols[r.name] = rng.choice(r.choices.split("|"), n)
+        elif r.kind == "start_quarter":
+            cols[r.name] = rng.integers(int(r.min), int(r.max) + 1, n)
+        else:
+            cols[r.name] = rng.uniform(r.min, r.max, n)
+    return pd.DataFrame(cols)
+
+
+def best_of(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def emit(name: str, value: float, unit: str) -> None:
+    print(f"{name} {value:.6g} {unit}", flush=True)
+
+
+def model() -> None:
+    n = 1_000_000
+    df = random_scenarios(n)
+    smi.evaluate(df.head(10))  # load and compile the theory outside the timing
+    t = best_of(lambda: smi.evaluate(df), 3)
+    emit("model_evals_per_s", n / t, "scenarios/s")
+
+    runs = random_scenarios(10_000, seed=1)
+    t = best_of(lambda: smi.simulate(runs, quarters=40), 3)
+    emit("sim_40q_10k_s", t, "s")
+
+    one = smi.preset("diluted_key_terms")
+    t = best_of(lambda: smi.explain(one), 5)
+    emit("explain_static_one_scenario_ms", t * 1000, "ms")
+    t = best_of(lambda: smi.explain(smi.preset("price_hike_discounted"), ["cumulative_dysfunction"]), 5)
+    emit("explain_dynamics_one_scenario_ms", t * 1000, "ms")
+
+
+def main() -> int:
+    model()
+    # later issues add their benchmark modules here (book build, explorables, Voila)
+    for extra in sorted(Path(__file__).parent.glob("bench_*.py")):
+        ns: dict = {"__name__": "bench"}
+        exec(compile(extra.read_text(), str(extra), "exec"), ns)
+        ns["main"]()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

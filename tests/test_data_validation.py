@@ -1,0 +1,673 @@
+"""Every table in data/ is validated on load, and a broken table fails with a clear message.
+
+Each test copies the real data/ folder to a temporary directory, breaks one thing in its copy
+and checks that ``smi.load`` raises :class:`smi.DataValidationError` whose message names the
+file, the row or key, the field, and the offending value, so an instructor who edits a weight
+sees exactly what to fix.
+"""
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+from typing import Callable
+
+import pytest
+import yaml
+
+import smi
+import smi.data
+from smi import DataValidationError
+
+REAL_DATA = Path(smi.data.__file__).resolve().parent.parent / "data"
+
+
+# --------------------------------------------------------------------------- helpers
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    """A private copy of the real data/ folder that a test may break."""
+    dest = tmp_path / "data"
+    shutil.copytree(REAL_DATA, dest)
+    return dest
+
+
+def read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def write_rows(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def edit_csv(path: Path, mutate: Callable[[list[dict[str, str]]], list[dict[str, str]] | None]) -> None:
+    """Apply ``mutate`` to the rows of ``path`` (in place, or by returning a new list)."""
+    header, rows = read_rows(path)
+    out = mutate(rows)
+    write_rows(path, header, rows if out is None else out)
+
+
+def set_cell(path: Path, match: dict[str, str], field: str, value: str) -> None:
+    """Set ``field`` to ``value`` in the single row whose columns equal ``match``."""
+    header, rows = read_rows(path)
+    hits = [r for r in rows if all(r[k] == v for k, v in match.items())]
+    assert len(hits) == 1, f"test setup: {match} matches {len(hits)} rows in {path.name}"
+    hits[0][field] = value
+    write_rows(path, header, rows)
+
+
+def get_cell(path: Path, match: dict[str, str], field: str) -> str:
+    _, rows = read_rows(path)
+    (hit,) = [r for r in rows if all(r[k] == v for k, v in match.items())]
+    return hit[field]
+
+
+def delete_rows(path: Path, match: dict[str, str]) -> None:
+    def drop(rows):
+        kept = [r for r in rows if not all(r[k] == v for k, v in match.items())]
+        assert len(kept) < len(rows), f"test setup: {match} matches no row in {path.name}"
+        return kept
+    edit_csv(path, drop)
+
+
+def append_row(path: Path, **values: str) -> None:
+    header, rows = read_rows(path)
+    unknown = set(values) - set(header)
+    assert not unknown, f"test setup: {unknown} not columns of {path.name}"
+    rows.append({h: values.get(h, "") for h in header})
+    write_rows(path, header, rows)
+
+
+def load_error(folder: Path, *expected: str) -> str:
+    """Load ``folder``; assert it fails with DataValidationError whose message has every ``expected``."""
+    with pytest.raises(DataValidationError) as info:
+        smi.load(folder)
+    msg = str(info.value)
+    missing = [e for e in expected if e not in msg]
+    assert not missing, f"message lacks {missing}: {msg}"
+    return msg
+
+
+def presets(folder: Path) -> list[dict]:
+    return yaml.safe_load((folder / "presets.yaml").read_text(encoding="utf-8"))
+
+
+def write_presets(folder: Path, doc: list[dict]) -> None:
+    (folder / "presets.yaml").write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- the real data
+
+def test_real_data_loads():
+    smi.data.clear_cache()
+    theory = smi.load(REAL_DATA)
+    parents = theory.propositions[theory.propositions["item"] == ""]
+    assert len(parents) == 19
+    assert parents.groupby("study").size().to_dict() == {"malshe2011": 7, "hughes2012": 5, "malshe2017": 7}
+    assert len(theory.presets) >= 6
+    assert theory.presets["key"].is_unique
+
+
+def test_unmodified_copy_loads(data):
+    """The copy itself is valid, so every failure below is caused by the one edit a test makes."""
+    theory = smi.load(data)
+    assert theory.directory == data
+    assert len(theory.propositions[theory.propositions["item"] == ""]) == 19
+
+
+# --------------------------------------------------------------------------- parameters.csv
+
+@pytest.mark.parametrize("name, bad, shown", [
+    ("functioning.lever_floor", "1.7", "1.7"),
+    ("functioning.lever_floor", "-0.2", "-0.2"),
+    ("synergy.exponent", "0.5", "0.5"),        # below min 1
+    ("simulation.quarters", "400", "400"),      # above max 200
+    ("recovery.rate", "nan", "nan"),
+    ("recovery.rate", "inf", "inf"),
+])
+def test_parameter_outside_range(data, name, bad, shown):
+    set_cell(data / "parameters.csv", {"name": name}, "value", bad)
+    load_error(data, "parameters.csv", repr(name), "'value'", shown)
+
+
+@pytest.mark.parametrize("bad", ["high", "", "0,3", "30%"])
+def test_parameter_not_a_number(data, bad):
+    set_cell(data / "parameters.csv", {"name": "functioning.lever_floor"}, "value", bad)
+    load_error(data, "parameters.csv", "functioning.lever_floor", "'value'", repr(bad))
+
+
+def test_parameter_min_not_a_number(data):
+    set_cell(data / "parameters.csv", {"name": "capability.floor"}, "min", "zero")
+    load_error(data, "parameters.csv", "capability.floor", "'min'", "'zero'")
+
+
+def test_parameter_missing(data):
+    delete_rows(data / "parameters.csv", {"name": "synergy.exponent"})
+    load_error(data, "parameters.csv", "missing", "'synergy.exponent'")
+
+
+def test_parameter_missing_for_an_input(data):
+    """Required names follow inputs.csv: every proviso needs both strictness ends."""
+    delete_rows(data / "parameters.csv", {"name": "strictness_high.ownership"})
+    load_error(data, "parameters.csv", "missing", "'strictness_high.ownership'")
+
+
+@pytest.mark.parametrize("name", ["weight.mood", "coupling.overt_conflict.mood", "erosion.overt_conflict.trust"])
+def test_parameter_unknown_name(data, name):
+    append_row(data / "parameters.csv", name=name, value="1.0", min="0", max="10",
+               proposition="malshe2011:P6", rationale="A parameter the model never reads.")
+    load_error(data, "parameters.csv", repr(name), "'name'", "unknown parameter")
+
+
+@pytest.mark.parametrize("name", ["Weight.rapport", "weight", "weight..rapport", "weight rapport"])
+def test_parameter_malformed_name(data, name):
+    set_cell(data / "parameters.csv", {"name": "weight.rapport"}, "name", name)
+    load_error(data, "parameters.csv", "'name'", repr(name))
+
+
+def test_parameter_duplicate(data):
+    header, rows = read_rows(data / "parameters.csv")
+    rows.append(dict(next(r for r in rows if r["name"] == "recovery.rate")))
+    write_rows(data / "parameters.csv", header, rows)
+    load_error(data, "parameters.csv", "duplicate", "'recovery.rate'")
+
+
+def test_parameter_bad_proposition(data):
+    set_cell(data / "parameters.csv", {"name": "recovery.rate"}, "proposition", "malshe2017:P8")
+    load_error(data, "parameters.csv", "recovery.rate", "'proposition'", "'malshe2017:P8'")
+
+
+def test_parameter_empty_rationale(data):
+    set_cell(data / "parameters.csv", {"name": "recovery.rate"}, "rationale", "  ")
+    load_error(data, "parameters.csv", "recovery.rate", "'rationale'")
+
+
+def test_parameter_self_coupling(data):
+    """A dysfunction coupled to itself matches the coupling.* pattern but is meaningless; it must fail
+    at load time, not later when the dynamics are compiled."""
+    set_cell(data / "parameters.csv", {"name": "coupling.overt_conflict.lack_of_collaboration"},
+             "name", "coupling.overt_conflict.overt_conflict")
+    load_error(data, "parameters.csv", "'coupling.overt_conflict.overt_conflict'", "'name'")
+
+
+def test_simulation_quarters_not_whole(data):
+    set_cell(data / "parameters.csv", {"name": "simulation.quarters"}, "value", "40.5")
+    load_error(data, "parameters.csv", "'simulation.quarters'", "'value'", "40.5")
+
+
+def test_existential_rate_plus_decay_above_one(data):
+    """Each value is inside its own range, but together they would make meaning grow without bound."""
+    path = data / "parameters.csv"
+    set_cell(path, {"name": "sensemaking.existential_rate"}, "max", "1")
+    set_cell(path, {"name": "sensemaking.existential_rate"}, "value", "0.95")
+    set_cell(path, {"name": "sensemaking.existential_decay"}, "value", "0.1")
+    load_error(data, "parameters.csv", "sensemaking.existential_rate", "sensemaking.existential_decay",
+               "0.95", "0.1", "exceed 1")
+
+
+# --------------------------------------------------------------------------- inputs.csv
+
+@pytest.mark.parametrize("name, bad", [
+    ("key_terms", "1.5"),
+    ("key_terms", "-0.1"),
+    ("function_fix_start", "41"),
+])
+def test_input_default_outside_range(data, name, bad):
+    set_cell(data / "inputs.csv", {"name": name}, "default", bad)
+    load_error(data, "inputs.csv", repr(name), "'default'", repr(bad))
+
+
+def test_input_default_not_a_number(data):
+    set_cell(data / "inputs.csv", {"name": "rapport"}, "default", "medium")
+    load_error(data, "inputs.csv", "'rapport'", "'default'", "'medium'")
+
+
+def test_input_min_not_below_max(data):
+    set_cell(data / "inputs.csv", {"name": "rapport"}, "min", "1")
+    load_error(data, "inputs.csv", "'rapport'", "'min'", "'max'")
+
+
+def test_input_switch_default_not_a_choice(data):
+    set_cell(data / "inputs.csv", {"name": "incremental_effects"}, "default", "sideways")
+    load_error(data, "inputs.csv", "'incremental_effects'", "'default'", "'sideways'")
+
+
+def test_input_unknown_linkage(data):
+    set_cell(data / "inputs.csv", {"name": "key_terms"}, "linkage", "lingo")
+    load_error(data, "inputs.csv", "'key_terms'", "'linkage'", "'lingo'")
+
+
+def test_input_unknown_linkage_in_list(data):
+    set_cell(data / "inputs.csv", {"name": "hierarchy_depth"}, "linkage", "language|structur")
+    load_error(data, "inputs.csv", "'hierarchy_depth'", "'linkage'", "structur")
+
+
+@pytest.mark.parametrize("bad", ["malshe2011:P9", "malshe2012:P1", "malshe2011P1", "hughes2012:p1"])
+def test_input_bad_proposition_reference(data, bad):
+    set_cell(data / "inputs.csv", {"name": "key_terms"}, "propositions", f"malshe2011:P1|{bad}")
+    load_error(data, "inputs.csv", "'key_terms'", "'propositions'", bad)
+
+
+@pytest.mark.parametrize("field, bad", [("layer", "attitudes"), ("kind", "knob")])
+def test_input_bad_layer_or_kind(data, field, bad):
+    set_cell(data / "inputs.csv", {"name": "rapport"}, field, bad)
+    load_error(data, "inputs.csv", "'rapport'", repr(field), repr(bad))
+
+
+def test_input_context_not_a_context(data):
+    set_cell(data / "inputs.csv", {"name": "vertical_communication"}, "context", "key_terms")
+    load_error(data, "inputs.csv", "'vertical_communication'", "'context'", "'key_terms'")
+
+
+def test_input_linkage_layer_without_linkage(data):
+    set_cell(data / "inputs.csv", {"name": "rapport"}, "linkage", "")
+    load_error(data, "inputs.csv", "'rapport'", "'linkage'")
+
+
+def test_input_lever_missing(data):
+    set_cell(data / "inputs.csv", {"name": "culture"}, "kind", "context")
+    load_error(data, "inputs.csv", "lever", "culture")
+
+
+def test_input_duplicate_name(data):
+    header, rows = read_rows(data / "inputs.csv")
+    rows.append(dict(next(r for r in rows if r["name"] == "rapport")))
+    write_rows(data / "inputs.csv", header, rows)
+    load_error(data, "inputs.csv", "duplicate", "'rapport'")
+
+
+# --------------------------------------------------------------------------- propositions.csv
+
+def test_proposition_bad_direction(data):
+    set_cell(data / "propositions.csv", {"study": "hughes2012", "proposition": "P2", "item": ""},
+             "direction", "sideways")
+    load_error(data, "propositions.csv", "'P2'", "'direction'", "'sideways'")
+
+
+@pytest.mark.parametrize("field, bad", [("study", "malshe2019"), ("item", "d"), ("proposition", "P8")])
+def test_proposition_bad_key(data, field, bad):
+    set_cell(data / "propositions.csv", {"study": "hughes2012", "proposition": "P2", "item": ""}, field, bad)
+    load_error(data, "propositions.csv", repr(field), repr(bad))
+
+
+def test_proposition_empty_statement(data):
+    set_cell(data / "propositions.csv", {"study": "hughes2012", "proposition": "P2", "item": ""}, "statement", "")
+    load_error(data, "propositions.csv", "'P2'", "'statement'")
+
+
+def test_proposition_missing_parent(data):
+    delete_rows(data / "propositions.csv", {"study": "hughes2012", "proposition": "P3", "item": ""})
+    msg = load_error(data, "propositions.csv", "'hughes2012'", "['P1', 'P2', 'P3', 'P4', 'P5']")
+    assert "found ['P1', 'P2', 'P4', 'P5']" in msg
+
+
+def test_proposition_extra_parent(data):
+    append_row(data / "propositions.csv", study="hughes2012", proposition="P6", item="",
+               statement="An extra proposition.", antecedent="x", outcome="y", direction="positive",
+               source_section="Nowhere")
+    load_error(data, "propositions.csv", "'hughes2012'", "P6")
+
+
+def test_proposition_sub_item_without_parent(data):
+    append_row(data / "propositions.csv", study="hughes2012", proposition="P6", item="a",
+               statement="A sub-item of a proposition the study does not make.", antecedent="x",
+               outcome="y", direction="positive", source_section="Nowhere")
+    load_error(data, "propositions.csv", "sub-item", "hughes2012", "P6a", "no parent")
+
+
+def test_proposition_duplicate(data):
+    header, rows = read_rows(data / "propositions.csv")
+    rows.append(dict(next(r for r in rows if r["study"] == "malshe2017" and r["proposition"] == "P4")))
+    write_rows(data / "propositions.csv", header, rows)
+    load_error(data, "propositions.csv", "duplicate", "'malshe2017'", "'P4'")
+
+
+# --------------------------------------------------------------------------- linkages.csv, levers.csv
+
+def test_linkage_bad_boolean(data):
+    set_cell(data / "linkages.csv", {"linkage": "social"}, "new_in_2011", "maybe")
+    load_error(data, "linkages.csv", "'social'", "'new_in_2011'", "'maybe'")
+
+
+def test_linkage_bad_propositions(data):
+    set_cell(data / "linkages.csv", {"linkage": "social"}, "propositions", "P6|P9")
+    load_error(data, "linkages.csv", "'social'", "'propositions'", "'P6|P9'")
+
+
+def test_linkage_row_missing(data):
+    delete_rows(data / "linkages.csv", {"linkage": "philosophical"})
+    load_error(data, "linkages.csv", "'philosophical'")
+
+
+def test_lever_unknown(data):
+    set_cell(data / "levers.csv", {"lever": "culture"}, "lever", "mood")
+    load_error(data, "levers.csv", "'lever'", "'mood'")
+
+
+# --------------------------------------------------------------------------- capabilities.csv
+
+def test_capability_unknown_stressed_lever(data):
+    set_cell(data / "capabilities.csv", {"capability": "npd"}, "stressed_levers", "vision|mood|information")
+    load_error(data, "capabilities.csv", "'npd'", "'stressed_levers'", "mood")
+
+
+def test_capability_no_stressed_lever(data):
+    set_cell(data / "capabilities.csv", {"capability": "npd"}, "stressed_levers", "")
+    load_error(data, "capabilities.csv", "'npd'", "'stressed_levers'")
+
+
+def test_capability_unknown_spillover_target(data):
+    set_cell(data / "capabilities.csv", {"capability": "npd"}, "spills_over_to", "branding")
+    load_error(data, "capabilities.csv", "'npd'", "'spills_over_to'", "branding")
+
+
+def test_capability_spillover_cycle(data):
+    path = data / "capabilities.csv"
+    assert "crm" in get_cell(path, {"capability": "market_sensing"}, "spills_over_to").split("|")
+    old = get_cell(path, {"capability": "crm"}, "spills_over_to")
+    set_cell(path, {"capability": "crm"}, "spills_over_to", f"{old}|market_sensing")
+    msg = load_error(data, "capabilities.csv", "spills_over_to", "cycle")
+    assert "market_sensing" in msg and "crm" in msg
+
+
+def test_capability_self_spillover(data):
+    set_cell(data / "capabilities.csv", {"capability": "planning"}, "spills_over_to", "planning")
+    load_error(data, "capabilities.csv", "cycle", "planning")
+
+
+def test_capability_row_missing(data):
+    delete_rows(data / "capabilities.csv", {"capability": "planning"})
+    load_error(data, "capabilities.csv", "'planning'")
+
+
+# --------------------------------------------------------------------------- sensemaking.csv
+
+def _first_response(path: Path) -> dict[str, str]:
+    _, rows = read_rows(path)
+    return next(r for r in rows if r["stage"] == "response")
+
+
+def _first_trigger(path: Path) -> dict[str, str]:
+    _, rows = read_rows(path)
+    return next(r for r in rows if r["stage"] == "trigger")
+
+
+def test_sensemaking_bad_polarity(data):
+    path = data / "sensemaking.csv"
+    construct = _first_trigger(path)["construct"]
+    set_cell(path, {"construct": construct}, "polarity", "up")
+    load_error(data, "sensemaking.csv", repr(construct), "'polarity'", "'up'")
+
+
+def test_sensemaking_response_without_feeds(data):
+    path = data / "sensemaking.csv"
+    construct = _first_response(path)["construct"]
+    set_cell(path, {"construct": construct}, "feeds", "")
+    load_error(data, "sensemaking.csv", repr(construct), "'feeds'", "response")
+
+
+def test_sensemaking_non_response_with_feeds(data):
+    path = data / "sensemaking.csv"
+    construct = _first_trigger(path)["construct"]
+    set_cell(path, {"construct": construct}, "feeds", "overt_conflict")
+    load_error(data, "sensemaking.csv", repr(construct), "'feeds'", "'overt_conflict'")
+
+
+def test_sensemaking_unknown_feed(data):
+    path = data / "sensemaking.csv"
+    construct = _first_response(path)["construct"]
+    set_cell(path, {"construct": construct}, "feeds", "overt_conflict|sulking")
+    load_error(data, "sensemaking.csv", repr(construct), "'feeds'", "sulking")
+
+
+def test_sensemaking_missing_cell(data):
+    delete_rows(data / "sensemaking.csv", {"construct": _first_trigger(data / "sensemaking.csv")["construct"]})
+    load_error(data, "sensemaking.csv", "24", "23")
+
+
+def test_sensemaking_duplicate_construct(data):
+    path = data / "sensemaking.csv"
+    first, second = _first_trigger(path)["construct"], _first_response(path)["construct"]
+    set_cell(path, {"construct": second}, "construct", first)
+    load_error(data, "sensemaking.csv", "duplicate", repr(first))
+
+
+# --------------------------------------------------------------------------- interventions.csv
+
+@pytest.mark.parametrize("intervention, acts_on, bad", [
+    ("function_fix", "communication_paucity|bad_mood", "bad_mood"),
+    ("openness", "everyone", "everyone"),
+    ("joint_calls", "overt_conflict:engineering", "overt_conflict:engineering"),
+    ("function_fix", "all", "all"),   # "all" is only for sensemaking-level measures
+])
+def test_intervention_unknown_target(data, intervention, acts_on, bad):
+    set_cell(data / "interventions.csv", {"intervention": intervention}, "acts_on", acts_on)
+    load_error(data, "interventions.csv", repr(intervention), "'acts_on'", repr(bad))
+
+
+def test_intervention_bad_kind(data):
+    set_cell(data / "interventions.csv", {"intervention": "openness"}, "kind", "cultural")
+    load_error(data, "interventions.csv", "'openness'", "'kind'", "'cultural'")
+
+
+def test_intervention_row_missing(data):
+    delete_rows(data / "interventions.csv", {"intervention": "job_rotation"})
+    load_error(data, "interventions.csv", "'job_rotation'")
+
+
+# --------------------------------------------------------------------------- study_facts.csv
+
+def test_study_fact_bad_study(data):
+    _, rows = read_rows(data / "study_facts.csv")
+    fact = rows[0]["fact"]
+    set_cell(data / "study_facts.csv", {"study": rows[0]["study"], "fact": fact}, "study", "malshe2099")
+    load_error(data, "study_facts.csv", repr(fact), "'study'", "'malshe2099'")
+
+
+# --------------------------------------------------------------------------- presets.yaml
+
+def test_preset_input_out_of_range(data):
+    doc = presets(data)
+    key = doc[0]["key"]
+    doc[0]["inputs"]["key_terms"] = 1.5
+    write_presets(data, doc)
+    load_error(data, "presets.yaml", repr(key), "'inputs.key_terms'", "1.5")
+
+
+def test_preset_start_quarter_out_of_range(data):
+    doc = presets(data)
+    key = doc[1]["key"]
+    doc[1]["inputs"]["openness_start"] = 41
+    write_presets(data, doc)
+    load_error(data, "presets.yaml", repr(key), "'inputs.openness_start'", "41")
+
+
+def test_preset_input_missing(data):
+    doc = presets(data)
+    key = doc[0]["key"]
+    del doc[0]["inputs"]["rapport"]
+    write_presets(data, doc)
+    load_error(data, "presets.yaml", repr(key), "'inputs.rapport'", "missing")
+
+
+def test_preset_input_unknown(data):
+    doc = presets(data)
+    key = doc[-1]["key"]
+    doc[-1]["inputs"]["morale"] = 0.5
+    write_presets(data, doc)
+    load_error(data, "presets.yaml", repr(key), "'inputs.morale'", "unknown input")
+
+
+@pytest.mark.parametrize("bad", ["high", True, None, [0.5]])
+def test_preset_input_not_a_number(data, bad):
+    doc = presets(data)
+    key = doc[0]["key"]
+    doc[0]["inputs"]["vision"] = bad
+    write_presets(data, doc)
+    load_error(data, "presets.yaml", repr(key), "'inputs.vision'", repr(bad))
+
+
+@pytest.mark.parametrize("bad", ["sideways", "Linear", 1])
+def test_preset_bad_incremental_effects(data, bad):
+    doc = presets(data)
+    key = doc[0]["key"]
+    doc[0]["inputs"]["incremental_effects"] = bad
+    write_presets(data, doc)
+    load_error(data, "presets.yaml", repr(key), "'inputs.incremental_effects'", repr(bad), "linear")
+
+
+@pytest.mark.parametrize("field, bad", [("title", ""), ("study", "malshe2099"), ("vignette", None)])
+def test_preset_bad_metadata(data, field, bad):
+    doc = presets(data)
+    key = doc[0]["key"]
+    doc[0][field] = bad
+    write_presets(data, doc)
+    load_error(data, "presets.yaml", repr(key), repr(field), repr(bad))
+
+
+def test_preset_duplicate_key(data):
+    doc = presets(data)
+    doc[1]["key"] = doc[0]["key"]
+    write_presets(data, doc)
+    load_error(data, "presets.yaml", "duplicate", repr(doc[0]["key"]))
+
+
+@pytest.mark.parametrize("breakage", [
+    pytest.param(lambda text: text.replace("    key_terms: 0.85", "    key_terms: : 0.85", 1), id="stray-colon"),
+    pytest.param(lambda text: text.replace("    vertical_communication:", "\tvertical_communication:", 1), id="tab"),
+    pytest.param(lambda text: text + "- key: [unclosed\n", id="unclosed-bracket"),
+])
+def test_preset_malformed_yaml(data, breakage):
+    path = data / "presets.yaml"
+    text = path.read_text(encoding="utf-8")
+    broken = breakage(text)
+    assert broken != text, "test setup: the edit did not apply"
+    path.write_text(broken, encoding="utf-8")
+    load_error(data, "presets.yaml", "not valid YAML")
+
+
+def test_preset_not_a_list(data):
+    (data / "presets.yaml").write_text("key: lonely\ntitle: Not a list\n", encoding="utf-8")
+    load_error(data, "presets.yaml", "list")
+
+
+def test_preset_start_quarter_not_whole(data):
+    doc = presets(data)
+    key = doc[0]["key"]
+    doc[0]["inputs"]["function_fix_start"] = 4.5
+    write_presets(data, doc)
+    load_error(data, "presets.yaml", repr(key), "'inputs.function_fix_start'", "4.5")
+
+
+def test_preset_duplicate_input_in_yaml(data):
+    """A copied block that names an input twice must not silently keep the last value."""
+    path = data / "presets.yaml"
+    text = path.read_text(encoding="utf-8")
+    key = presets(data)[0]["key"]
+    broken = text.replace("    key_terms: 0.85\n", "    key_terms: 0.85\n    key_terms: 0.2\n", 1)
+    assert broken != text, "test setup: the edit did not apply"
+    path.write_text(broken, encoding="utf-8")
+    load_error(data, "presets.yaml", repr(key), "key_terms")
+
+
+# --------------------------------------------------------------------------- CSV structure and files
+
+def test_row_with_more_fields_than_header(data):
+    path = data / "parameters.csv"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[3] = lines[3].rstrip("\r\n") + ",surplus\n"
+    path.write_text("".join(lines), encoding="utf-8")
+    load_error(data, "parameters.csv", "line 4", "more fields", "surplus")
+
+
+def test_row_with_fewer_fields_than_header(data):
+    path = data / "parameters.csv"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    name = lines[3].split(",")[0]
+    lines[3] = f"{name},0.2\n"
+    path.write_text("".join(lines), encoding="utf-8")
+    msg = load_error(data, "parameters.csv", "line 4", "fewer fields")
+    assert "None" not in msg, msg
+
+
+def test_header_missing_column(data):
+    path = data / "capabilities.csv"
+    header, rows = read_rows(path)
+    header.remove("evidence")
+    for r in rows:
+        del r["evidence"]
+    write_rows(path, header, rows)
+    load_error(data, "capabilities.csv", "missing column", "'evidence'")
+
+
+def test_header_renamed_column(data):
+    path = data / "parameters.csv"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("name,value,min,max", "name,valeu,min,max", 1), encoding="utf-8")
+    load_error(data, "parameters.csv", "missing column", "'value'")
+
+
+def test_header_unexpected_column(data):
+    path = data / "levers.csv"
+    header, rows = read_rows(path)
+    header.append("notes")
+    for r in rows:
+        r["notes"] = "x"
+    write_rows(path, header, rows)
+    load_error(data, "levers.csv", "unexpected column", "'notes'")
+
+
+def test_table_with_no_rows(data):
+    path = data / "interventions.csv"
+    header, _ = read_rows(path)
+    write_rows(path, header, [])
+    load_error(data, "interventions.csv", "no rows")
+
+
+@pytest.mark.parametrize("name", [
+    "inputs.csv", "parameters.csv", "propositions.csv", "linkages.csv", "levers.csv",
+    "capabilities.csv", "sensemaking.csv", "interventions.csv", "study_facts.csv", "presets.yaml",
+])
+def test_missing_file(data, name):
+    (data / name).unlink()
+    load_error(data, name, "not found")
+
+
+# --------------------------------------------------------------------------- no half-loading, overrides
+
+def test_nothing_half_loaded(data):
+    real_floor = float(get_cell(REAL_DATA / "parameters.csv", {"name": "functioning.lever_floor"}, "value"))
+    set_cell(data / "parameters.csv", {"name": "weight.rapport"}, "value", "2.5")   # valid edit
+    set_cell(data / "capabilities.csv", {"capability": "npd"}, "stressed_levers", "mood")  # later file breaks
+    load_error(data, "capabilities.csv")
+
+    smi.data.clear_cache()
+    theory = smi.load(REAL_DATA)
+    assert theory.param("functioning.lever_floor") == real_floor
+    assert theory.param("weight.rapport") == float(get_cell(REAL_DATA / "parameters.csv", {"name": "weight.rapport"}, "value"))
+    assert theory.directory == REAL_DATA
+
+
+def test_failed_load_is_not_cached(data):
+    """Fixing a broken file and loading the same folder again works: the failure was not remembered."""
+    path = data / "parameters.csv"
+    good = path.read_text(encoding="utf-8")
+    set_cell(path, {"name": "functioning.lever_floor"}, "value", "1.7")
+    load_error(data, "parameters.csv", "1.7")
+    path.write_text(good, encoding="utf-8")
+    theory = smi.load(data)
+    assert theory.param("functioning.lever_floor") == float(
+        get_cell(REAL_DATA / "parameters.csv", {"name": "functioning.lever_floor"}, "value"))
+
+
+def test_env_var_points_loader_at_broken_copy(data, monkeypatch):
+    set_cell(data / "parameters.csv", {"name": "functioning.lever_floor"}, "value", "1.7")
+    monkeypatch.setenv("SMI_DATA_DIR", str(data))
+    assert smi.data.data_dir() == data
+    with pytest.raises(DataValidationError, match=r"parameters\.csv.*functioning\.lever_floor.*1\.7"):
+        smi.load()
