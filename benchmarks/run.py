@@ -10,25 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 
 import smi
-from smi.data import load
-
-
-def random_scenarios(n: int, seed: int = 0) -> pd.DataFrame:
-    theory = load()
-    rng = np.random.default_rng(seed)
-    cols = {}
-    for r in theory.inputs.itertuples():
-        if r.kind == "switch":
-            cols[r.name] = rng.choice(r.choices.split("|"), n)
-        elif r.kind == "start_quarter":
-            cols[r.name] = rng.integers(int(r.min), int(r.max) + 1, n)
-        else:
-            cols[r.name] = rng.uniform(r.min, r.max, n)
-    return pd.DataFrame(cols)
 
 
 def best_of(fn, repeats: int) -> float:
@@ -46,12 +29,12 @@ def emit(name: str, value: float, unit: str) -> None:
 
 def model() -> None:
     n = 1_000_000
-    df = random_scenarios(n)
+    df = smi.random_scenarios(n)
     smi.evaluate(df.head(10))  # load and compile the theory outside the timing
     t = best_of(lambda: smi.evaluate(df), 3)
     emit("model_evals_per_s", n / t, "scenarios/s")
 
-    runs = random_scenarios(10_000, seed=1)
+    runs = smi.random_scenarios(10_000, seed=1)
     t = best_of(lambda: smi.simulate(runs, quarters=40), 3)
     emit("sim_40q_10k_s", t, "s")
 

@@ -10,10 +10,10 @@ assumption in ``data/parameters.csv``.
 from .data import DataValidationError, Theory, load
 from .dynamics import simulate, summarize
 from .explain import by_proposition, explain, outputs
-from .model import capabilities, evaluate, linkages, preset, scenario
+from .model import capabilities, evaluate, linkages, preset, random_scenarios, scenario
 from .sensitivity import sensitivity
 
 __all__ = [
     "DataValidationError", "Theory", "load", "linkages", "capabilities", "evaluate", "scenario",
-    "preset", "simulate", "summarize", "explain", "by_proposition", "outputs", "sensitivity",
+    "preset", "random_scenarios", "simulate", "summarize", "explain", "by_proposition", "outputs", "sensitivity",
 ]

@@ -235,6 +235,22 @@ def scenario(theory: Theory | None = None, **values: float | str) -> pd.DataFram
     return pd.DataFrame([row])
 
 
+def random_scenarios(n: int, seed: int = 0, theory: Theory | None = None) -> pd.DataFrame:
+    """``n`` scenarios with every input drawn uniformly within its range (for tests, benchmarks
+    and "random firm" buttons)."""
+    theory = theory or _data.load()
+    rng = np.random.default_rng(seed)
+    cols = {}
+    for r in theory.inputs.itertuples():
+        if r.kind == "switch":
+            cols[r.name] = rng.choice(_split(r.choices), n)
+        elif r.kind == "start_quarter":
+            cols[r.name] = rng.integers(int(r.min), int(r.max) + 1, n)
+        else:
+            cols[r.name] = rng.uniform(r.min, r.max, n)
+    return pd.DataFrame(cols)
+
+
 def preset(key: str, theory: Theory | None = None) -> pd.DataFrame:
     """A case preset from ``data/presets.yaml`` as a one-row scenario."""
     theory = theory or _data.load()

@@ -12,22 +12,8 @@ from smi.data import DYSFUNCTIONS
 from .conftest import THEORY, scenarios
 
 
-def random_scenarios(n: int, seed: int) -> pd.DataFrame:
-    """n scenarios with every input drawn uniformly within its range."""
-    rng = np.random.default_rng(seed)
-    cols = {}
-    for r in THEORY.inputs.itertuples():
-        if r.kind == "switch":
-            cols[r.name] = rng.choice(r.choices.split("|"), n)
-        elif r.kind == "start_quarter":
-            cols[r.name] = rng.integers(int(r.min), int(r.max) + 1, n)
-        else:
-            cols[r.name] = rng.uniform(r.min, r.max, n)
-    return pd.DataFrame(cols)
-
-
 def test_10000_random_scenarios_give_finite_outputs_in_range():
-    df = random_scenarios(10_000, seed=1)
+    df = smi.random_scenarios(10_000, seed=1)
     out = smi.evaluate(df)
     assert len(out) == 10_000 and list(out.index) == list(df.index)
     assert np.isfinite(out.to_numpy()).all()
@@ -39,7 +25,7 @@ def test_10000_random_scenarios_give_finite_outputs_in_range():
 
 
 def test_10000_random_runs_stay_in_range_over_40_quarters():
-    df = random_scenarios(10_000, seed=2)
+    df = smi.random_scenarios(10_000, seed=2)
     sim = smi.simulate(df, quarters=40)
     assert len(sim) == 10_000 * 41
     values = sim.drop(columns=["run", "quarter"]).to_numpy()
