@@ -230,6 +230,62 @@ class StudyFactRow(_Row):
     _ne = field_validator("value", "source_section")(_nonempty)
 
 
+class DyadRow(_Row):
+    """Malshe, Johnson & Viio (2017) Table 1: one same-level sales-marketing dyad per row."""
+    dyad: int = Field(ge=1, le=21)
+    level: Literal["Bottom", "Middle", "Top"]
+    industry: str
+    sbu_size_employees: int = Field(gt=0)
+    sales_informant: str = Field(pattern=r"^[0-9]+SLS$")
+    sales_age: int = Field(ge=18, le=80)
+    sales_gender: Literal["M", "F"]
+    sales_title: str
+    marketing_informant: str = Field(pattern=r"^[0-9]+MKTG$")
+    marketing_age: int = Field(ge=18, le=80)
+    marketing_gender: Literal["M", "F"]
+    marketing_title: str
+    shared_company_marker: str = Field(default="", pattern=r"^\**$")
+    same_company_as_dyad: int | None = None
+
+    _ne = field_validator("industry", "sales_title", "marketing_title")(_nonempty)
+
+    @field_validator("same_company_as_dyad", mode="before")
+    @classmethod
+    def _blank_none(cls, v: Any) -> Any:
+        return None if v == "" else v
+
+
+class SampleRow(_Row):
+    """Hughes, Le Bon & Malshe (2012) Table 1, as characteristic / category / value."""
+    characteristic: str
+    category: str = ""
+    value: str
+    unit: str = ""
+
+    _ne = field_validator("characteristic", "value")(_nonempty)
+
+
+class LiteratureRow(_Row):
+    """Malshe (2011) Table I: prior work on strengthening sales-marketing connections."""
+    authors: str
+    year: int = Field(ge=1900, le=2011)
+    type: Literal["Empirical", "Conceptual"]
+    focus: str
+    how_connections_strengthened: str
+
+    _ne = field_validator("authors", "focus", "how_connections_strengthened")(_nonempty)
+
+
+class CodeRow(_Row):
+    """Malshe (2011) Appendix Table AI: in vivo codes -> first-order categories -> themes."""
+    theme: str
+    category: str
+    in_vivo_code: str
+    code_group: str = ""
+
+    _ne = field_validator("theme", "category", "in_vivo_code")(_nonempty)
+
+
 # --------------------------------------------------------------------------- readers
 
 def _fail(path: Path, where: str, err: ValidationError, raw: dict[str, Any]) -> DataValidationError:
@@ -301,6 +357,10 @@ class Theory:
     interventions: pd.DataFrame
     study_facts: pd.DataFrame
     presets: pd.DataFrame
+    dyads_2017: pd.DataFrame
+    sample_2012: pd.DataFrame
+    literature_2011: pd.DataFrame
+    codes_2011: pd.DataFrame
     directory: Path
 
     def param(self, name: str) -> float:
@@ -563,8 +623,13 @@ def _load(directory: str) -> Theory:
     study_facts = _read_csv(d / "study_facts.csv", StudyFactRow, "fact")
     _unique(study_facts, ["study", "fact"], d / "study_facts.csv")
     presets = _read_presets(d / "presets.yaml", inputs)
+    dyads = _read_csv(d / "malshe2017_dyads.csv", DyadRow, "dyad")
+    _unique(dyads, ["dyad"], d / "malshe2017_dyads.csv")
+    sample = _read_csv(d / "hughes2012_informants.csv", SampleRow, "characteristic")
+    literature = _read_csv(d / "malshe2011_literature.csv", LiteratureRow, "authors")
+    codes = _read_csv(d / "malshe2011_codes.csv", CodeRow, "in_vivo_code")
     return Theory(inputs, parameters, propositions, linkages, levers, capabilities, sensemaking,
-                  interventions, study_facts, presets, d)
+                  interventions, study_facts, presets, dyads, sample, literature, codes, d)
 
 
 def load(directory: str | Path | None = None) -> Theory:
