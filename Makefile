@@ -25,7 +25,7 @@ export PATH := $(abspath $(VENV)/bin):$(PATH)
 # would silently drop their warnings, so a strict build must always be a full one.
 JB_BUILD := $(VENV)/bin/jupyter-book build . --all --keep-going
 
-.PHONY: help venv .venv test test-model test-book book bench serve clean distclean
+.PHONY: help venv .venv test test-model test-book test-notebooks test-browser book bench serve clean distclean
 
 help:
 	@echo "make test | book | serve | bench | clean | distclean"
@@ -45,15 +45,32 @@ $(STAMP): requirements.txt pyproject.toml | $(PY)
 
 # ---------------------------------------------------------------------------- tests
 # Each group is its own target; `make -k test` runs every group and still fails if any fails.
-test: test-model test-book
+#   test-book       strict build: warnings are errors, every chapter executed
+#   test-model      model, data, explorable parity (pytest tests/, browser tests excluded)
+#   test-notebooks  nbval over every notebook (chapters converted from MyST by jupytext)
+#   test-browser    the built site served on 127.0.0.1 and driven in headless Chromium
+test: test-book test-model test-notebooks test-browser
 
 # pytest exits 5 when it collects no tests: that is a failure here, never a pass.
+PYTEST_STRICT = rc=0; $(PY) -m pytest $(1) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests in $(1) -- failing" >&2; fi; exit $$rc
+
 test-model: $(STAMP)
-	@rc=0; $(PY) -m pytest tests/ || rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "test-model: pytest collected no tests in tests/ -- failing" >&2; fi; \
-	exit $$rc
+	@$(call PYTEST_STRICT,tests/ --ignore=tests/browser)
 
 test-book: book
+
+# Every page with a kernelspec is a notebook: convert it and let nbval run every cell.
+NOTEBOOK_SRC = $(shell grep -l "^kernelspec:" book/*.md book/*/*.md 2>/dev/null)
+test-notebooks: $(STAMP)
+	rm -rf _build/nbval && mkdir -p _build/nbval
+	@for f in $(NOTEBOOK_SRC); do \
+	  $(VENV)/bin/jupytext --quiet --to ipynb -o "_build/nbval/$$(echo $${f%.md} | tr / _).ipynb" "$$f" || exit 1; \
+	done
+	@$(call PYTEST_STRICT,--nbval-lax -p no:cacheprovider _build/nbval)
+
+test-browser: book
+	@$(call PYTEST_STRICT,tests/browser)
 
 # ---------------------------------------------------------------------------- book
 book: $(STAMP)

@@ -6,6 +6,7 @@ Each figure is the best of several repeats, so a noisy neighbour inflates nothin
 """
 from __future__ import annotations
 
+import runpy
 import sys
 import time
 from pathlib import Path
@@ -47,11 +48,9 @@ def model() -> None:
 
 def main() -> int:
     model()
-    # later issues add their benchmark modules here (book build, explorables, Voila)
+    # each benchmarks/bench_*.py adds its figures (book build, explorables, Voila, ...)
     for extra in sorted(Path(__file__).parent.glob("bench_*.py")):
-        ns: dict = {"__name__": "bench"}
-        exec(compile(extra.read_text(), str(extra), "exec"), ns)
-        ns["main"]()
+        runpy.run_path(str(extra), run_name="bench")["main"]()
     return 0
 
 

@@ -61,10 +61,14 @@ def _table_html(df: pd.DataFrame, key: str | None = None, caption: str | None = 
 
 
 def _figure(key: str, chart: alt.TopLevelMixin, title: str, alt_text: str, numbers: pd.DataFrame,
-            lab: str | None, live_outputs: list[str] | None = None, labels: dict | None = None) -> None:
-    """The one HTML shape every chart shares: live chart, fallback image, caption, numbers."""
+            lab: str | None, live: dict | None = None) -> None:
+    """The one HTML shape every chart shares: live chart, fallback image, caption, numbers.
+
+    ``live`` (explorables): the outputs drawn, their labels, the kind and starting values, so
+    the numbers table follows the sliders and tests can recompute what the chart shows.
+    """
     spec = chart.to_dict()
-    live = {"outputs": live_outputs or [], "labels": labels or {}}
+    live = live or {"outputs": [], "labels": {}}
     lab_link = (f" <a class='smi-lab-link' href='{html.escape(LABS_URL + LAB_FOR[lab])}'>"
                 f"Explore further in the Voilà lab</a>.") if lab else ""
     display(HTML(f"""<figure class="smi-figure" id="smi-{key}">
@@ -72,7 +76,7 @@ def _figure(key: str, chart: alt.TopLevelMixin, title: str, alt_text: str, numbe
 <img class="smi-fallback" src="{_svg_data_uri(chart)}" alt="{html.escape(alt_text)}">
 <figcaption>{html.escape(title)}.{lab_link}</figcaption>
 <details class="smi-numbers"><summary>Numbers behind this chart</summary>
-{_table_html(numbers, key=key if live_outputs else None)}</details>
+{_table_html(numbers, key=key if live["outputs"] else None)}</details>
 <script type="application/json" id="smi-{key}-spec">{_json_for_script(spec)}</script>
 <script type="application/json" id="smi-{key}-live">{_json_for_script(live)}</script>
 <script>window.smiEmbed && window.smiEmbed("smi-{key}");</script>
@@ -102,7 +106,9 @@ def _explorer(kind: str, key: str, inputs: list[str] | None, preset: str | None,
     alt_text = (f"Bar chart '{title}'. Move the sliders to change: "
                 f"{', '.join(theory.inputs.set_index('name').label.get(i, 'SMI connection') for i in inputs)}. "
                 f"At the starting values{' of preset ' + preset if preset else ''}: {start}.")
-    _figure(key, exp.chart, title, alt_text, numbers, lab=kind, live_outputs=exp.outputs, labels=exp.labels)
+    live = {"outputs": exp.outputs, "labels": exp.labels, "kind": kind,
+            "values": {k: v for k, v in values.items() if not isinstance(v, str)}}
+    _figure(key, exp.chart, title, alt_text, numbers, lab=kind, live=live)
 
 
 def linkage_explorer(key: str, inputs: list[str] | None = None, preset: str | None = None, title: str | None = None) -> None:
