@@ -21,7 +21,10 @@ def _write_assets(app) -> None:
         return
     out = Path(app.builder.outdir) / "_static"
     (out / "vendor").mkdir(parents=True, exist_ok=True)
-    (out / BUNDLE).write_text(vlc.javascript_bundle(vl_version=VL_VERSION), encoding="utf-8")
+    # The bundle's top-level names (e.g. `_`) would clash with Sphinx's own scripts in the shared
+    # global scope; a function scope keeps them private (it publishes window.vegaEmbed itself).
+    bundle = vlc.javascript_bundle(vl_version=VL_VERSION)
+    (out / BUNDLE).write_text(f"(function () {{\n{bundle}\n}})();\n", encoding="utf-8")
     for f in ("smi.js", "smi.css"):
         shutil.copyfile(STATIC / f, out / f)
 

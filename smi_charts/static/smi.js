@@ -11,13 +11,14 @@
   function forget(key) { try { localStorage.removeItem(storeKey(key)); } catch (e) { /* ignore */ } }
 
   /* Find the dataset that carries the explorable's outputs, so the table follows the sliders. */
-  function liveRows(view) {
-    var data = view.getState({ data: function () { return true; }, signals: function () { return false; } }).data || {};
-    for (var name in data) {
-      var v = data[name] && data[name].values && data[name].values.value;
-      if (Array.isArray(v) && v.length && v[0] && "output" in v[0] && "value" in v[0]) { return v; }
+  function liveDataset(view) {
+    var names = Object.keys(view.getState({ data: function () { return true; }, signals: function () { return false; } }).data || {});
+    for (var i = 0; i < names.length; i++) {
+      var rows;
+      try { rows = view.data(names[i]); } catch (e) { continue; }
+      if (rows && rows.length && "output" in rows[0] && "value" in rows[0] && !("datum" in rows[0])) { return names[i]; }
     }
-    return [];
+    return null;
   }
 
   window.smiEmbed = function (id) {
@@ -28,15 +29,16 @@
     var vis = document.getElementById(id + "-vis");
     window.vegaEmbed(vis, spec, { actions: false, renderer: "svg" }).then(function (res) {
       fig.classList.add("smi-live");
+      (window.smiViews = window.smiViews || {})[id] = res.view;  // for tests and benchmarks
       vis.removeAttribute("aria-hidden");
       if (!live.outputs.length) { return; }
+      var dataset = liveDataset(res.view);
       var update = function () {
-        liveRows(res.view).forEach(function (row) {
+        (dataset ? res.view.data(dataset) : []).forEach(function (row) {
           var tr = fig.querySelector("tr[data-output='" + live.labels[row.output] + "']");
           if (tr) { tr.cells[1].textContent = Number(row.value).toFixed(3); }
         });
       };
-      res.view.addEventListener("change", update);  // not every Vega version emits this
       Object.keys(res.view.getState({ signals: function () { return true; } }).signals || {}).forEach(function (s) {
         if (spec.params && spec.params.some(function (p) { return p.name === s; })) {
           res.view.addSignalListener(s, function () { res.view.runAsync().then(update); });
