@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
 import smi
@@ -259,3 +260,116 @@ def default_values(preset: str | None, theory: Theory | None = None) -> dict[str
         row = dict(theory.defaults)
     row["smi_connection"] = float(smi.linkages(pd.DataFrame([row]), theory).smi_connection.iloc[0])
     return row
+
+
+# --------------------------------------------------------------------------- lab charts (static specs)
+
+def output_bars(values: dict[str, float], title: str, theory: Theory | None = None,
+                compare: dict[str, float] | None = None, compare_label: str = "Run B") -> alt.Chart:
+    """Horizontal bars of model outputs (0-1), optionally beside a second scenario."""
+    theory = theory or smi.load()
+    labels = output_labels(theory)
+    rows = [{"output": labels.get(k, k), "value": float(v), "run": "Current", "group": GROUP.get(k, "")}
+            for k, v in values.items()]
+    if compare:
+        rows += [{"output": labels.get(k, k), "value": float(v), "run": compare_label, "group": GROUP.get(k, "")}
+                 for k, v in compare.items()]
+    order = [labels.get(k, k) for k in values]
+    df = pd.DataFrame(rows)
+    y = alt.Y("output:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))
+    enc = dict(x=alt.X("value:Q", scale=alt.Scale(domain=[0, 1]), title="Strength (0 = absent, 1 = strongest the model allows)"),
+               y=y, tooltip=[alt.Tooltip("output:N"), alt.Tooltip("run:N"), alt.Tooltip("value:Q", format=".3f")])
+    if compare:
+        enc["yOffset"] = alt.YOffset("run:N")
+        enc["color"] = alt.Color("run:N", title=None, scale=alt.Scale(range=PALETTE[:2]), legend=alt.Legend(orient="bottom"))
+    else:
+        groups = list(dict.fromkeys(df.group))
+        enc["color"] = alt.Color("group:N", title=None, scale=alt.Scale(domain=groups, range=PALETTE[: len(groups)]),
+                                 legend=alt.Legend(orient="bottom", columns=1))
+    bars = alt.Chart(df).mark_bar().encode(**enc)
+    text = alt.Chart(df).mark_text(align="left", dx=3).encode(
+        x="value:Q", y=y, text=alt.Text("value:Q", format=".3f"), **({"yOffset": alt.YOffset("run:N")} if compare else {}))
+    return (bars + text).properties(title=title, width=WIDTH, height=(40 if compare else 24) * len(values))
+
+
+def attribution_chart(by_prop: pd.DataFrame, title: str) -> alt.Chart:
+    """Signed contribution of each proposition to an output's change from the baseline."""
+    df = by_prop[by_prop.attribution.abs() > 1e-9].copy()
+    if df.empty:
+        df = by_prop.head(1).assign(attribution=0.0)
+    df["direction"] = np.where(df.attribution >= 0, "raises it", "lowers it")
+    df["shown"] = df.attribution.map(lambda v: f"{v:+.3f}")
+    y = alt.Y("proposition:N", sort=alt.EncodingSortField("attribution", op="sum", order="descending"), title=None)
+    bars = alt.Chart(df).mark_bar().encode(
+        x=alt.X("attribution:Q", title="Contribution to the change from the baseline scenario"),
+        y=y,
+        color=alt.Color("direction:N", title=None, scale=alt.Scale(domain=["raises it", "lowers it"],
+                        range=[PALETTE[0], PALETTE[3]]), legend=alt.Legend(orient="bottom")),
+        tooltip=[alt.Tooltip("proposition:N"), alt.Tooltip("attribution:Q", format="+.4f"),
+                 alt.Tooltip("inputs:N", title="Inputs"), alt.Tooltip("statement:N", title="Proposition")])
+    text = alt.Chart(df).mark_text(align="left", dx=3).encode(x=alt.value(WIDTH + 4), y=y, text="shown:N")
+    return (bars + text).properties(title=title, width=WIDTH, height=22 * len(df))
+
+
+def sensitivity_chart(sens: pd.DataFrame, title: str, top: int = 8) -> alt.Chart:
+    """The inputs whose move (alone, to the better end of its range) improves the output most."""
+    df = sens[sens.actionable].head(top).copy()
+    df["move"] = df.best_move.map({"raise": "raise it", "lower": "lower it", "none": "no gain"})
+    y = alt.Y("label:N", sort=None, title=None, axis=alt.Axis(labelLimit=260))
+    bars = alt.Chart(df).mark_bar().encode(
+        x=alt.X("gain:Q", title="Best improvement from moving this input alone"),
+        y=y,
+        color=alt.Color("move:N", title=None, scale=alt.Scale(domain=["raise it", "lower it", "no gain"],
+                        range=[PALETTE[2], PALETTE[4], "#767676"]), legend=alt.Legend(orient="bottom")),
+        tooltip=[alt.Tooltip("label:N", title="Input"), alt.Tooltip("value:Q", format=".2f", title="Now"),
+                 alt.Tooltip("gain:Q", format=".3f"), alt.Tooltip("propositions:N")])
+    text = alt.Chart(df).mark_text(align="left", dx=3).encode(x="gain:Q", y=y, text=alt.Text("gain:Q", format=".3f"))
+    return (bars + text).properties(title=title, width=WIDTH, height=24 * len(df))
+
+
+def trajectory_chart(runs: dict[str, pd.DataFrame], series: list[str], title: str, theory: Theory | None = None) -> alt.Chart:
+    """Lines over quarters for one or more simulated runs (solid = first run, dashed = second)."""
+    theory = theory or smi.load()
+    labels = {**output_labels(theory), **SERIES}
+    frames = []
+    for name, sim in runs.items():
+        long = sim.melt(id_vars=["quarter"], value_vars=series, var_name="series", value_name="level")
+        long["series"] = long.series.map(lambda s: labels.get(s, s.replace("_", " ")))
+        long["run"] = name
+        frames.append(long)
+    df = pd.concat(frames, ignore_index=True)
+    names = list(runs)
+    return alt.Chart(df).mark_line(strokeWidth=2.2).encode(
+        x=alt.X("quarter:Q", title="Quarter"),
+        y=alt.Y("level:Q", title="Level (0 = none, 1 = maximal)", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("series:N", title=None, scale=alt.Scale(range=PALETTE), legend=alt.Legend(orient="bottom", columns=2)),
+        strokeDash=alt.StrokeDash("run:N", title=None, scale=alt.Scale(domain=names, range=[[1, 0], [6, 3]][: len(names)]),
+                                  legend=alt.Legend(orient="bottom") if len(names) > 1 else None),
+        detail="run:N",
+        tooltip=[alt.Tooltip("run:N"), alt.Tooltip("series:N"), alt.Tooltip("quarter:Q"), alt.Tooltip("level:Q", format=".3f")],
+    ).properties(title=title, width=WIDTH, height=240)
+
+
+def sensemaking_chart(rows: pd.DataFrame, title: str) -> alt.Chart:
+    """Side by side: how sales and marketing read and respond to each dysfunction at one quarter.
+
+    ``rows``: columns dysfunction, side, stage, label, value (0-1, 'falls' constructs shown as read).
+    """
+    stages = ["situational meaning", "existential meaning", "response"]
+    base = alt.Chart(rows)
+    bars = base.mark_bar().encode(
+        x=alt.X("value:Q", scale=alt.Scale(domain=[0, 1]), title="Intensity (0-1)"),
+        y=alt.Y("label:N", sort=None, title=None, axis=alt.Axis(labelLimit=220)),
+        color=alt.Color("stage:N", title=None, scale=alt.Scale(domain=stages, range=PALETTE[:3]),
+                        legend=alt.Legend(orient="bottom")),
+        tooltip=["side", "dysfunction", "stage", "label", alt.Tooltip("value:Q", format=".3f")])
+    return bars.properties(width=230, height=20 * 9).facet(
+        column=alt.Column("side:N", title=None, sort=["sales", "marketing"],
+                          header=alt.Header(labelFontSize=13, labelFontWeight="bold"))
+    ).properties(title=title)
+
+
+def spillover_chart(with_spill: dict[str, float], without: dict[str, float], title: str,
+                    theory: Theory | None = None) -> alt.Chart:
+    """Each capability with and without the spill-overs from the capabilities that feed it."""
+    return output_bars(with_spill, title, theory, compare=without, compare_label="Without spill-overs")
