@@ -53,12 +53,13 @@ GROUP = {**{k: "Linkage (Malshe 2011)" for k in LINKAGES}, "smi_connection": "Ov
 
 
 def explorable(kind: str, inputs: list[str], values: dict[str, float], title: str,
-               theory: Theory | None = None) -> Explorable:
+               theory: Theory | None = None, bind: bool = True) -> Explorable:
     """Bars of model outputs computed in the browser; one slider per input in ``inputs``.
 
     ``kind``: ``linkages`` (linkage inputs -> linkages + connection), ``capabilities``
     (levers + an ``smi_connection`` slider -> functioning, synergy, capabilities) or ``chain``
-    (linkage inputs and levers -> the whole chain).
+    (linkage inputs and levers -> the whole chain). ``bind=False`` leaves the parameters without
+    HTML inputs, for a host that drives them itself (the Voila labs' ipywidgets).
     """
     theory = theory or smi.load()
     c = compiled(theory)
@@ -81,8 +82,8 @@ def explorable(kind: str, inputs: list[str], values: dict[str, float], title: st
             lo, hi, label = 0.0, 1.0, "SMI connection (from the linkages)"
         else:
             lo, hi, label = float(spec.loc[name, "min"]), float(spec.loc[name, "max"]), spec.loc[name, "label"]
-        params.append(alt.param(name=name, value=float(values[name]),
-                                bind=alt.binding_range(min=lo, max=hi, step=0.01, name=f"{label} ")))
+        binding = alt.binding_range(min=lo, max=hi, step=0.01, name=f"{label} ") if bind else alt.Undefined
+        params.append(alt.param(name=name, value=float(values[name]), bind=binding))
     base = alt.Chart(alt.Data(values=[{"scenario": "current"}]))
     for field, e in calcs:
         base = base.transform_calculate(**{field: e})

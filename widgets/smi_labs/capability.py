@@ -24,9 +24,7 @@ class CapabilityLab(Lab):
         self.inputs = theory.input_names("capabilities") + theory.input_names("linkages")
         self.outputs = [*LINKAGES, "smi_connection", "lever_integration", "smi_functioning", "synergy", *CAPABILITIES]
         super().__init__(theory)
-        values = charts.default_values(None, self.theory)
-        self.explorable = charts.explorable("chain", self.inputs, values, "From the SMI to capabilities", self.theory)
-        self.chart = alt.JupyterChart(self.explorable.chart.properties(width=420), embed_options={"actions": False})
+        self.chart = alt.JupyterChart(self._main_chart(), embed_options={"actions": False})
         self.explain_output.value = "market_sensing"
         levers = W.VBox([self.controls[n] for n in self.theory.input_names("capabilities")])
         linkage = W.VBox([W.HTML("<p>The SMI connection comes from the five linkages of Malshe (2011). "
@@ -42,6 +40,13 @@ class CapabilityLab(Lab):
         p = self.theory.parameters
         self._no_spill = dataclasses.replace(
             self.theory, parameters=p.assign(value=np.where(p.name == "spillover.strength", 0.0, p.value)))
+
+    def _main_chart(self) -> alt.Chart:
+        # computed in the browser from the model's expressions; the lab's sliders set its params
+        return charts.explorable("chain", self.inputs, self.values, "From the SMI to capabilities", self.theory, bind=False).chart.properties(width=420)
+
+    def rebuild_main(self) -> None:
+        self.chart.chart = self._main_chart()
 
     def update_main(self) -> None:
         with self.chart.hold_sync():

@@ -199,6 +199,7 @@ class Lab:
 
     # -- state
     def set_values(self, values: dict[str, float | str]) -> None:
+        """Several inputs at once (preset, link): the main chart is rebuilt with them."""
         self._muted = True
         try:
             for n, v in values.items():
@@ -207,7 +208,13 @@ class Lab:
                 self.values[n] = v
         finally:
             self._muted = False
+        self.rebuild_main()
         self.recompute()
+
+    def rebuild_main(self) -> None:
+        """Bake the current values into the main chart's spec. A chart not yet drawn in the
+        browser takes its parameters from the spec when it is drawn (and would drop values set
+        before), so bulk changes go through the spec; single moves only set parameters."""
 
     def load_preset(self, key: str) -> None:
         row = smi.preset(key, self.theory).iloc[0].to_dict()

@@ -76,6 +76,9 @@ class DysfunctionLab(Lab):
         if self.tabs is not None and self.tabs.selected_index == 4:
             self.update_sides()
 
+    def rebuild_main(self) -> None:
+        pass  # update_main already sends a whole new chart
+
     def keep_run(self) -> None:
         self.run_b = self.sim
         self.run_b_label = ", ".join(f"{self.theory.inputs.set_index('name').loc[n, 'label']} {self.values[n]}"

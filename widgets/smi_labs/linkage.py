@@ -37,6 +37,13 @@ class LinkageLab(Lab):
         acc.selected_index = 0
         self.root = self.layout(acc, chart_box(self.chart))
 
+    def _main_chart(self) -> alt.Chart:
+        # computed in the browser from the model's expressions; the lab's sliders set its params
+        return charts.explorable("linkages", self.inputs, self.values, "Linkage strengths", self.theory, bind=False).chart.properties(width=420)
+
+    def rebuild_main(self) -> None:
+        self.chart.chart = self._main_chart()
+
     def update_main(self) -> None:
         with self.chart.hold_sync():
             for n in self.inputs:
