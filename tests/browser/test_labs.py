@@ -1,0 +1,141 @@
+"""The Voila labs, served by a real Voila server on 127.0.0.1 (the repo's voila.json), in
+headless Chromium: they load, controls move the chart, numbers are smi's, presets and shared
+links restore state, a malformed link gets a notice, the export holds the scenario."""
+from __future__ import annotations
+
+import base64
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import smi
+
+from .conftest import ROOT, PageWatch
+
+LABS = ["linkage_lab", "capability_lab", "dysfunction_lab"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def voila_url():
+    port = _free_port()
+    voila = Path(sys.executable).parent / "voila"
+    proc = subprocess.Popen([str(voila), "widgets/labs", "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1", *os.environ.get("SMI_VOILA_ARGS", "").split()],
+                            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url + "/voila/api/shutdown", timeout=1)
+        except urllib.error.HTTPError:
+            break  # the server answers
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail(f"voila exited: {proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("voila did not start within 60 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture
+def lab_page(browser):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
+    watch = PageWatch(ctx.new_page())
+    yield watch
+    ctx.close()
+
+
+def open_lab(watch: PageWatch, url: str):
+    watch.page.goto(url)
+    watch.page.locator(".smi-lab-ready").wait_for(timeout=90_000)
+    watch.page.locator(".smi-lab-chart svg").first.wait_for(timeout=30_000)
+    return watch.page
+
+
+def table(page) -> dict[str, float]:
+    rows = page.locator(".smi-lab-table").first.locator("tbody tr").all()
+    return {r.locator("td").nth(0).text_content(): float(r.locator("td").nth(1).text_content()) for r in rows}
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_lab_loads_clean(lab, voila_url, lab_page):
+    page = open_lab(lab_page, f"{voila_url}/voila/render/{lab}.ipynb")
+    assert page.locator(".smi-lab h1").text_content()
+    assert page.locator(".smi-notice").count() == 0
+    assert not lab_page.errors, lab_page.errors
+    assert not lab_page.external, lab_page.external
+
+
+def test_keyboard_move_updates_chart_and_numbers_match_model(voila_url, lab_page):
+    page = open_lab(lab_page, f"{voila_url}/voila/render/linkage_lab.ipynb?preset=diluted_key_terms")
+    chart = page.locator(".smi-lab-chart svg").first
+    before_svg = chart.inner_html()
+    handle = page.locator(".widget-slider .noUi-handle").nth(1)  # vertical communication
+    handle.focus()
+    for _ in range(10):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function("(b) => document.querySelector('.smi-lab-chart svg').innerHTML !== b",
+                           arg=before_svg, timeout=10_000)
+    page.wait_for_timeout(500)
+    scen = smi.preset("diluted_key_terms").assign(vertical_communication=0.25)
+    expected = smi.linkages(scen).iloc[0]
+    shown = table(page)
+    assert shown["Language linkage"] == pytest.approx(expected.language, abs=0.0006)
+    assert shown["SMI connection"] == pytest.approx(expected.smi_connection, abs=0.0006)
+    assert f"{expected.language:.3f}" in chart.text_content()  # the chart draws the same number
+
+
+def test_shared_link_restores_state_and_export_holds_it(voila_url, lab_page):
+    page = open_lab(lab_page, f"{voila_url}/voila/render/capability_lab.ipynb?preset=program_creep&culture=0.9")
+    page.get_by_role("tab", name="Share & export").click()
+    href = page.locator("a.smi-share").get_attribute("href")
+    assert "preset=program_creep" in href and "culture=0.9" in href
+    data = page.locator("a.smi-export").get_attribute("href")
+    csv = pd.read_csv(io.StringIO(base64.b64decode(data.split(",", 1)[1]).decode()))
+    inputs = csv[csv.kind == "input"].set_index("name").value.astype(float)
+    assert inputs["culture"] == pytest.approx(0.9) and inputs["alignment"] == pytest.approx(0.15)
+    expected = smi.evaluate(smi.preset("program_creep").assign(culture=0.9)).iloc[0]
+    outputs = csv[csv.kind == "output"].set_index("name").value.astype(float)
+    assert outputs["Supply chain management"] == pytest.approx(expected.supply_chain, abs=1e-9)
+    # the shared link, opened fresh, restores the same numbers
+    page2 = open_lab(lab_page, f"{voila_url}/voila/render/capability_lab.ipynb{href}")
+    assert table(page2)["Supply chain management"] == pytest.approx(expected.supply_chain, abs=0.0006)
+
+
+def test_preset_dropdown_restores_a_case(voila_url, lab_page):
+    page = open_lab(lab_page, f"{voila_url}/voila/render/dysfunction_lab.ipynb")
+    title = smi.load().presets.set_index("key").loc["price_hike_discounted", "title"]
+    page.locator(".widget-dropdown select").first.select_option(label=title)
+    page.wait_for_timeout(1500)
+    expected = smi.summarize(smi.preset("price_hike_discounted")).iloc[0]
+    shown = table(page)
+    assert shown["Cumulative dysfunction (mean over quarters, 0-3)"] == pytest.approx(expected.cumulative_dysfunction, abs=0.0006)
+
+
+def test_malformed_link_shows_notice_not_traceback(voila_url, lab_page):
+    page = open_lab(lab_page, f"{voila_url}/voila/render/linkage_lab.ipynb?rapport=7&bogus=1&key_terms=abc&preset=nope")
+    notice = page.locator(".smi-notice").text_content()
+    assert "set to 1" in notice and "'bogus'" in notice and "not a number" in notice and "Unknown preset" in notice
+    assert "Traceback" not in page.content()
+    assert table(page)["Social linkage"] == pytest.approx(smi.linkages(smi.scenario(rapport=1.0)).social.iloc[0], abs=0.0006)
