@@ -1,14 +1,21 @@
-"""Sphinx extension: serve the book's own assets from the site, never from another host.
+"""Sphinx extension: the book's own assets, accessibility fixes and notebook downloads.
 
 * smi.js / smi.css (components) go on every page;
 * the Vega + Vega-Lite + vega-embed bundle that vl-convert ships (offline, ~0.9 MB) is written
-  into _static/vendor/ and added only to pages that embed a chart.
+  into _static/vendor/ and added only to pages that embed a chart;
+* docutils marks a reference list ``role="list"`` but its entries ``role="doc-biblioentry"``,
+  which axe reports as a critical ARIA failure (a list must own list items): entries become
+  ``listitem``;
+* every chapter written as a MyST notebook is also offered as a Jupyter notebook (.ipynb,
+  converted by jupytext, no outputs) that runs as-is in JupyterLab with the project's environment.
 """
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
+import jupytext
 import vl_convert as vlc
 
 STATIC = Path(__file__).parent / "static"
@@ -29,10 +36,35 @@ def _write_assets(app) -> None:
         shutil.copyfile(STATIC / f, out / f)
 
 
+NOTEBOOKS = "_notebooks"
+
+
+def _notebook_download(app, pagename: str) -> str | None:
+    """Write the page's notebook into the site; return its URL relative to the page."""
+    src = Path(app.env.doc2path(pagename))
+    if src.suffix != ".md" or "kernelspec:" not in src.read_text(encoding="utf-8")[:600]:
+        return None
+    target = Path(app.builder.outdir) / NOTEBOOKS / f"{pagename}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    jupytext.write(jupytext.read(src), target, fmt="ipynb")
+    depth = pagename.count("/")
+    return "../" * depth + f"{NOTEBOOKS}/{pagename}.ipynb"
+
+
 def _page_assets(app, pagename, templatename, context, doctree) -> None:
-    if "smiEmbed(" in (context.get("body") or ""):
+    body = context.get("body") or ""
+    if "smiEmbed(" in body:
         # page-specific: Sphinx restores its JS list before each page (priority: before smi.js)
         app.add_js_file(BUNDLE, priority=400)
+    body = re.sub(r'(<div class="citation" id="[^"]*") role="doc-biblioentry"', r'\1 role="listitem"', body)
+    if app.builder.name == "html" and doctree is not None:  # not singlehtml (the PDF route)
+        url = _notebook_download(app, pagename)
+        if url:
+            name = pagename.rsplit("/", 1)[-1]
+            body = (f'<p class="smi-download"><a href="{url}" download="{name}.ipynb">Download this chapter as a '
+                    f"Jupyter notebook (.ipynb)</a>: it runs as-is in JupyterLab with the project's environment.</p>\n"
+                    + body)
+    context["body"] = body
 
 
 def setup(app):

@@ -59,7 +59,7 @@ def voila_url():
 
 
 @pytest.fixture
-def lab_page(browser):
+def lab_page(browser):  # a page with its own context (clean localStorage)
     ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
     watch = PageWatch(ctx.new_page())
     yield watch

@@ -1,0 +1,73 @@
+"""WCAG 2.1 AA checks with axe-core (the copy bundled by axe-playwright-python, served from
+disk): every page of the built book and every Voila lab, no serious or critical violation.
+A failure lists each violation by page, rule and element."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import axe_playwright_python
+import pytest
+
+from .conftest import built_pages
+from .test_labs import LABS, open_lab, voila_url  # noqa: F401 (fixture)
+
+AXE = Path(axe_playwright_python.__file__).parent / "axe.min.js"
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def violations(page) -> list[str]:
+    page.add_script_tag(path=str(AXE))
+    res = page.evaluate("async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags},"
+                        " resultTypes: ['violations']})", TAGS)
+    return [f"{v['id']} ({v['impact']}): {n['target']} {n.get('failureSummary', '')[:160]}"
+            for v in res["violations"] if v["impact"] in ("serious", "critical") for n in v["nodes"]]
+
+
+def content_pages() -> list[str]:
+    """Built pages minus redirect stubs (index.html only forwards to the first chapter)."""
+    from .conftest import SITE
+    return [p for p in built_pages() if 'http-equiv="Refresh"' not in (SITE / p).read_text(encoding="utf-8")]
+
+
+@pytest.mark.parametrize("page_path", content_pages())
+def test_book_page_has_no_serious_axe_violation(page_path, site_url, watched):
+    page = watched.page
+    page.goto(f"{site_url}/{page_path}")
+    for fig in page.locator(".smi-figure").all():
+        fig.locator(".smi-vis svg").first.wait_for(timeout=15_000)
+    found = violations(page)
+    assert not found, f"{page_path}:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_lab_has_no_serious_axe_violation(lab, voila_url, lab_page):  # noqa: F811
+    page = open_lab(lab_page, f"{voila_url}/voila/render/{lab}.ipynb")
+    found = violations(page)
+    assert not found, f"{lab}:\n" + "\n".join(found)
+
+
+def test_explorable_with_the_keyboard_only(site_url, watched):
+    """Tab to a slider, move it with the arrow keys: the chart and its table both update."""
+    page = watched.page
+    page.goto(f"{site_url}/book/malshe2011.html")
+    fig = page.locator("#smi-m11-language")
+    fig.locator(".smi-vis svg").first.wait_for(timeout=15_000)
+    fig.locator("summary").click()  # open the numbers (the text alternative) to read them
+    before_svg = fig.locator(".smi-vis svg").first.inner_html()
+    before_numbers = fig.locator("tbody").text_content()
+    page.locator("#smi-m11-language").evaluate("el => el.scrollIntoView()")
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    # start from the figure's caption area and Tab forward into its first slider
+    page.evaluate("() => { const f = document.getElementById('smi-m11-language'); f.tabIndex = -1; f.focus(); }")
+    for _ in range(5):
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement && document.activeElement.type === 'range'"):
+            break
+    assert page.evaluate("() => document.activeElement.type") == "range"
+    assert page.evaluate("() => document.getElementById('smi-m11-language').contains(document.activeElement)")
+    for _ in range(5):
+        page.keyboard.press("ArrowLeft")
+    page.wait_for_function("(b) => document.querySelector('#smi-m11-language .smi-vis svg').innerHTML !== b",
+                           arg=before_svg, timeout=5_000)
+    page.wait_for_timeout(100)
+    assert fig.locator("tbody").text_content() != before_numbers
