@@ -25,7 +25,7 @@ export PATH := $(abspath $(VENV)/bin):$(PATH)
 # would silently drop their warnings, so a strict build must always be a full one.
 JB_BUILD := $(VENV)/bin/jupyter-book build . --all --keep-going
 
-.PHONY: help venv .venv test test-model test-book test-notebooks test-browser book bench serve clean distclean
+.PHONY: help venv .venv test test-model test-book test-notebooks test-browser test-pdf book pdf bench serve clean distclean
 
 help:
 	@echo "make test | book | serve | bench | clean | distclean"
@@ -48,8 +48,9 @@ $(STAMP): requirements.txt pyproject.toml | $(PY)
 #   test-book       strict build: warnings are errors, every chapter executed
 #   test-model      model, data, explorable parity (pytest tests/, browser tests excluded)
 #   test-notebooks  nbval over every notebook (chapters converted from MyST by jupytext)
-#   test-browser    the built site served on 127.0.0.1 and driven in headless Chromium
-test: test-book test-model test-notebooks test-browser
+#   test-browser    the built site and the Voila labs on 127.0.0.1, driven in headless Chromium
+#   test-pdf        the print edition: produced, every chapter, a fallback where each chart stands
+test: test-book test-model test-notebooks test-browser test-pdf
 
 # pytest exits 5 when it collects no tests: that is a failure here, never a pass.
 PYTEST_STRICT = rc=0; $(PY) -m pytest $(1) || rc=$$?; \
@@ -69,9 +70,17 @@ test-notebooks: book
 test-browser: book
 	@$(call PYTEST_STRICT,tests/browser)
 
+test-pdf: pdf
+	@$(call PYTEST_STRICT,tests/print)
+
 # ---------------------------------------------------------------------------- book
 book: $(STAMP)
 	$(JB_BUILD) --warningiserror
+
+# ---------------------------------------------------------------------------- print edition
+# The whole book as one PDF, offline (route and reasons: scripts/build_pdf.py, README).
+pdf: $(STAMP)
+	$(PY) scripts/build_pdf.py
 
 # ---------------------------------------------------------------------------- bench
 bench: $(STAMP)
