@@ -4,7 +4,14 @@
     VOILA_PORT  port for the Voila labs (default 8866)
 
 The book is served from _build/html by a threaded http.server. Voila is started only when lab
-notebooks exist under widgets/labs/*.ipynb. Ctrl-C (or SIGTERM) stops both.
+notebooks exist under widgets/labs/*.ipynb, with the repo's tuned configuration: it runs from the
+repo root, so it reads ./voila.json (preheated kernel pools, culling, no tracebacks; why each
+value: voila.md), and it renders with the repo's `smi-lab` template (share/jupyter/voila/templates,
+the stock `lab` template without its two CDN stylesheets). Ctrl-C (or SIGTERM) stops both, and
+the kernels Voila started.
+
+`voila_command()` and `stop_server()` are shared with tests/test_voila_server.py and
+benchmarks/bench_voila.py, so every launcher starts the labs the same way.
 
 If a port was not set explicitly and the default is taken, the next free port is used and printed;
 an explicitly set port that is taken is an error.
@@ -14,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import signal
 import socket
@@ -27,6 +35,9 @@ HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "_build" / "html"
 LABS = ROOT / "widgets" / "labs"
+SHARE = ROOT / "share" / "jupyter"  # Jupyter data dir holding the smi-lab Voila template
+VOILA_TEMPLATE = "smi-lab"
+LAB_ORDER = ["linkage_lab", "capability_lab", "dysfunction_lab"]
 
 
 def _port_is_free(port: int) -> bool:
@@ -69,14 +80,85 @@ def _start_book(port: int) -> http.server.ThreadingHTTPServer:
     return httpd
 
 
+def voila_command(port: int, *extra: str, tuned: bool = True, overrides: dict | None = None,
+                  workdir: Path | None = None) -> tuple[list[str], dict[str, str], Path]:
+    """Command, environment and working directory that serve widgets/labs with Voila on HOST.
+
+    tuned=True: the repo's configuration. Voila reads voila.json from its working directory
+    (then from the Jupyter config path), so it runs from the repo root; the smi-lab template is
+    found on the Jupyter data path (JUPYTER_PATH), which a config file cannot extend.
+    overrides: settings that take precedence over voila.json, e.g. smaller kernel pools for a
+    test ({"VoilaKernelManager": {"kernel_pools_config": {...}}}); they are written to
+    workdir/voila.json, which Voila reads before the repo's (a dict-valued setting such as
+    kernel_pools_config cannot be given on the command line).
+    tuned=False: stock Voila, for comparison: started in `workdir` (an empty directory), so no
+    voila.json is read, with the stock `lab` template.
+    `extra` arguments come last and override everything (e.g.
+    --MappingKernelManager.cull_idle_timeout=20).
+    """
+    env = dict(os.environ)
+    cmd = [sys.executable, "-m", "voila", str(LABS), "--no-browser", f"--port={port}",
+           f"--Voila.ip={HOST}", "--Voila.port_retries=0"]
+    if tuned:
+        cwd = ROOT
+        env["JUPYTER_PATH"] = os.pathsep.join(
+            [str(SHARE), *[p for p in env.get("JUPYTER_PATH", "").split(os.pathsep) if p]])
+        cmd.append(f"--VoilaConfiguration.template={VOILA_TEMPLATE}")
+        if overrides:
+            if workdir is None:
+                raise ValueError("overrides need a workdir to write their voila.json in")
+            (workdir / "voila.json").write_text(json.dumps(overrides), encoding="utf-8")
+            cmd += [f"--Voila.config_file_paths={workdir}", f"--Voila.config_file_paths={ROOT}"]
+    else:
+        if workdir is None or any(workdir.iterdir()):
+            raise ValueError("stock Voila needs an empty workdir (no voila.json)")
+        cwd = workdir
+    return [*cmd, *extra], env, cwd
+
+
+def _kernel_procs(proc: subprocess.Popen) -> list:
+    """The server's child processes (kernels run in their own sessions: a process-group signal
+    does not reach them)."""
+    try:
+        import psutil
+        return psutil.Process(proc.pid).children(recursive=True)
+    except Exception:  # psutil missing or the server already gone
+        return []
+
+
+def stop_server(proc: subprocess.Popen, timeout: float = 30) -> None:
+    """Stop a Voila / Jupyter server and every kernel it started. SIGTERM first (the server then
+    shuts its kernels down itself), SIGKILL after `timeout` s, then kill any kernel left over."""
+    children = _kernel_procs(proc)
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for child in children:
+        try:
+            child.wait(timeout=2)
+        except Exception:
+            try:
+                child.kill()
+            except Exception:
+                pass
+
+
 def _start_voila(port: int) -> subprocess.Popen:
-    cmd = [
-        sys.executable, "-m", "voila", str(LABS.relative_to(ROOT)),
-        "--no-browser", f"--port={port}", f"--Voila.ip={HOST}",
-    ]
+    cmd, env, cwd = voila_command(port)
     # Own session: the terminal's Ctrl-C reaches only this script, which then stops Voila itself
     # (otherwise Voila may answer SIGINT with an interactive "shut down? (y/n)" prompt).
-    return subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def lab_urls(port: int) -> list[str]:
+    """One URL per lab notebook: Voila serving a directory renders <name>.ipynb at /voila/render/."""
+    names = sorted((p.stem for p in LABS.glob("*.ipynb")),
+                   key=lambda n: (LAB_ORDER.index(n) if n in LAB_ORDER else len(LAB_ORDER), n))
+    return [f"http://{HOST}:{port}/voila/render/{n}.ipynb" for n in names]
 
 
 def _announce_when_listening(proc: subprocess.Popen, port: int, url: str) -> None:
@@ -84,23 +166,13 @@ def _announce_when_listening(proc: subprocess.Popen, port: int, url: str) -> Non
     while time.monotonic() < deadline and proc.poll() is None:
         try:
             with socket.create_connection((HOST, port), timeout=1):
-                print(f"Labs: {url} (Voila is ready)", flush=True)
+                print(f"Labs: Voila is listening on {url}; it preheats the kernel pools set in "
+                      "voila.json in the background (about 2-3 s of CPU per kernel)", flush=True)
                 return
         except OSError:
             time.sleep(0.5)
     if proc.poll() is not None:
         print(f"Labs: Voila exited with code {proc.returncode}; the book is still served", flush=True)
-
-
-def _stop_voila(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def main() -> int:
@@ -119,8 +191,10 @@ def main() -> int:
         voila_port = _choose_port("VOILA_PORT", 8866)
         voila = _start_voila(voila_port)
         url = f"http://{HOST}:{voila_port}/"
-        print(f"Labs: {url} (starting Voila for {len(labs)} notebook(s) in "
-              f"{LABS.relative_to(ROOT)}/)", flush=True)
+        print(f"Labs: starting Voila for {len(labs)} notebook(s) in {LABS.relative_to(ROOT)}/ "
+              "(config: voila.json)", flush=True)
+        for lab in lab_urls(voila_port):
+            print(f"  {lab}", flush=True)
         threading.Thread(target=_announce_when_listening, args=(voila, voila_port, url),
                          daemon=True).start()
     else:
@@ -136,7 +210,7 @@ def main() -> int:
     finally:
         print("\nStopping...", flush=True)
         if voila is not None:
-            _stop_voila(voila)
+            stop_server(voila)
         httpd.shutdown()
         httpd.server_close()
     print("Stopped.", flush=True)
