@@ -100,3 +100,11 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV)
+
+# ---------------------------------------------------------------------------- debrief
+# Class debrief from a folder of exported health checks (.json exports, .txt files of codes):
+#   make debrief DIR=path/to/folder   ->  _build/debrief/index.html, summary.csv, firms.csv
+.PHONY: debrief
+debrief: $(STAMP)
+	@if [ -z "$(DIR)" ]; then echo "usage: make debrief DIR=path/to/folder" >&2; exit 2; fi
+	$(PY) scripts/debrief.py "$(DIR)" --out _build/debrief

@@ -12,7 +12,8 @@ from .conftest import SITE, built_pages
 
 CHAPTERS = ["book/intro.html", "book/malshe2011.html", "book/hughes2012.html", "book/malshe2017.html",
             "book/integration.html", "book/reference/model.html", "book/reference/glossary.html",
-            "book/reference/bibliography.html", "book/reference/study_facts.html"]
+            "book/reference/bibliography.html", "book/reference/study_facts.html", "book/healthcheck.html",
+            "book/instructor/index.html", "book/instructor/adapting.html", "book/instructor/debrief.html"]
 
 
 class _Refs(HTMLParser):

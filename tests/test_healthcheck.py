@@ -1,0 +1,404 @@
+"""The SMI health check: questionnaire validation, the answer -> input mapping and the profile."""
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+import smi
+from smi import healthcheck as hc
+from smi.data import DYSFUNCTIONS, LEVERS, LINKAGES, DataValidationError
+
+Q = hc.load()
+THEORY = Q.theory
+SOURCE = smi.data.data_dir() / hc.FILE
+
+
+def answers(value=3, **override) -> dict[str, int]:
+    a = {qid: value for qid in Q.ids}
+    a.update({k.replace("_", "-"): v for k, v in override.items()})
+    return a
+
+
+def pattern(seed: int) -> dict[str, int]:
+    rng = np.random.default_rng(seed)
+    return {qid: int(rng.integers(1, 6)) for qid in Q.ids}
+
+
+# --------------------------------------------------------------------------- the file itself
+
+def test_questionnaire_size_and_scales():
+    assert hc.MIN_QUESTIONS <= len(Q.questions) <= hc.MAX_QUESTIONS
+    assert len(set(Q.ids)) == len(Q.ids)
+    for q in Q.questions:
+        assert len(q.labels) == hc.POINTS and len(set(q.labels)) == hc.POINTS, q.id
+        assert q.construct and q.maps_to and q.text, q.id
+
+
+def test_every_linkage_input_lever_and_starting_dysfunction_is_asked():
+    required = hc.required_inputs(THEORY)
+    assert set(THEORY.input_names("linkages")) <= set(required)  # context inputs included
+    assert set(LEVERS) <= set(required)
+    assert {f"start_{d}" for d in DYSFUNCTIONS} <= set(required)
+    assert set(required) <= set(Q.weights)
+
+
+def test_each_dysfunction_has_a_sign_from_each_side():
+    for d in DYSFUNCTIONS:
+        texts = [Q.by_id[qid].text for qid in Q.questions_for(f"start_{d}")]
+        assert any(t.startswith("(Seen from sales)") for t in texts), d
+        assert any(t.startswith("(Seen from marketing)") for t in texts), d
+
+
+def test_constructs_name_existing_propositions():
+    for q in Q.questions:
+        for token in q.construct:
+            assert token.split(":")[0] in smi.data.STUDIES
+
+
+# --------------------------------------------------------------------------- the mapping
+
+@pytest.mark.parametrize("name", list(Q.weights))
+def test_every_input_follows_its_questions_in_their_direction(name):
+    """Only the questions that map to an input move it, each in its stated direction."""
+    low, high = dict(answers(3)), dict(answers(3))
+    for qid, sign in Q.weights[name]:
+        low[qid], high[qid] = (1, 5) if sign == "+" else (5, 1)
+    lo, hi = hc.answers_to_inputs(low).iloc[0], hc.answers_to_inputs(high).iloc[0]
+    assert lo[name] == 0.0 and hi[name] == 1.0
+    others = [n for n in Q.weights if n != name and not set(Q.questions_for(n)) & set(Q.questions_for(name))]
+    assert (lo[others] == hi[others]).all()
+
+
+@pytest.mark.parametrize("answer,expected", [(1, 0.0), (2, 0.25), (3, 0.5), (4, 0.75), (5, 1.0)])
+def test_rescaling_to_unit_interval(answer, expected):
+    x = hc.answers_to_inputs(answers(answer)).iloc[0]
+    for name, pairs in Q.weights.items():
+        want = expected if all(s == "+" for _, s in pairs) else None
+        if want is not None:
+            assert x[name] == pytest.approx(want), name
+
+
+def test_reversed_question():
+    reversed_ = [(n, qid) for n, pairs in Q.weights.items() for qid, s in pairs if s == "-"]
+    assert reversed_, "the questionnaire should have at least one reversed item"
+    for name, qid in reversed_:
+        if len(Q.weights[name]) == 1:
+            assert hc.answers_to_inputs({**answers(), qid: 5}).at[0, name] == 0.0
+            assert hc.answers_to_inputs({**answers(), qid: 1}).at[0, name] == 1.0
+            assert hc.answers_to_inputs({**answers(), qid: 2}).at[0, name] == 0.75
+    assert hc.rescale(4, "-") == 0.25 and hc.rescale(4, "+") == 0.75
+
+
+def test_input_asked_twice_is_the_mean():
+    name = "start_communication_paucity"
+    (q1, _), (q2, _) = Q.weights[name]
+    x = hc.answers_to_inputs({**answers(), q1: 2, q2: 5})
+    assert x.at[0, name] == pytest.approx((0.25 + 1.0) / 2)
+
+
+def test_scenario_is_complete_and_unasked_inputs_keep_defaults():
+    x = hc.answers_to_inputs(pattern(0))
+    assert list(x.columns) == THEORY.input_names() and len(x) == 1
+    for name in THEORY.input_names():
+        if name not in Q.weights:
+            assert x.at[0, name] == THEORY.defaults[name], name
+    smi.evaluate(x)  # a valid scenario for the model
+    smi.summarize(x)
+
+
+def test_missing_answers_name_each_question():
+    a = answers()
+    del a["lang-terms"], a["sign-collab-sales"]
+    with pytest.raises(ValueError, match="no answer for questions lang-terms, sign-collab-sales"):
+        hc.answers_to_inputs(a)
+
+
+@pytest.mark.parametrize("bad", [0, 6, 2.5, "3", True, None, float("nan"), [3]])
+def test_invalid_answer_is_named_never_defaulted(bad):
+    with pytest.raises(ValueError) as err:
+        hc.answers_to_inputs({**answers(), "lev-vision": bad, "ctx-regions": 9})
+    msg = str(err.value)
+    assert "lev-vision" in msg and repr(bad) in msg and "ctx-regions (value 9)" in msg
+
+
+def test_unknown_question_id_is_named():
+    with pytest.raises(ValueError, match="unknown question id 'lang-colour'"):
+        hc.answers_to_inputs({**answers(), "lang-colour": 3})
+
+
+def test_all_problems_reported_at_once():
+    a = answers()
+    del a["lang-terms"]
+    a["lev-vision"] = 7
+    a["extra"] = 1
+    with pytest.raises(ValueError) as err:
+        hc.check_answers(a)
+    assert all(s in str(err.value) for s in ("lang-terms", "lev-vision (value 7)", "'extra'"))
+
+
+def test_answers_must_be_a_mapping():
+    with pytest.raises(ValueError, match="must map each question id"):
+        hc.answers_to_inputs([3] * len(Q.ids))
+
+
+def test_whole_number_floats_count_as_answers():
+    a = {k: float(v) for k, v in pattern(1).items()}
+    assert hc.answers_to_inputs(a).equals(hc.answers_to_inputs(pattern(1)))
+
+
+# --------------------------------------------------------------------------- the profile
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_profile_numbers_come_from_the_model(seed):
+    a = pattern(seed)
+    p = hc.profile(a)
+    x = hc.answers_to_inputs(a)
+    ev = smi.evaluate(x).iloc[0]
+    for k in [*LINKAGES, "smi_connection"]:
+        assert p.linkages[k] == pytest.approx(ev[k])
+    for k in ["smi_functioning", "synergy", *THEORY.capabilities.capability]:
+        assert p.capabilities[k] == pytest.approx(ev[k])
+    assert p.levers["lever_integration"] == pytest.approx(ev["lever_integration"])
+    for lv in LEVERS:
+        assert p.levers[lv] == x.at[0, lv]
+    summ = smi.summarize(x).iloc[0]
+    for k in summ.index:
+        assert p.dysfunction[k] == pytest.approx(summ[k])
+
+
+def test_weakest_links_are_the_lowest_with_their_propositions():
+    p = hc.profile(pattern(2))
+    links = p.weakest[p.weakest.layer == "linkage"]
+    levers = p.weakest[p.weakest.layer == "lever"]
+    assert len(links) == hc.WEAKEST_PER_LAYER and len(levers) == hc.WEAKEST_PER_LAYER
+    assert links.value.max() <= min(v for k, v in p.linkages.items() if k in LINKAGES and k not in set(links.name)) + 1e-12
+    assert levers.value.max() <= min(p.levers[lv] for lv in LEVERS if lv not in set(levers.name)) + 1e-12
+    for r in links.itertuples():
+        assert all(t.startswith("malshe2011:P") for t in r.propositions)
+        assert r.held_back_by in hc.linkage_members(THEORY)[r.name]
+        assert r.questions  # the question that asks about the input holding it back
+    for r in levers.itertuples():
+        assert r.propositions == [f"hughes2012:P{i}" for i in range(1, 6)]
+        assert r.cite == "Hughes et al. 2012, P1–P5"
+
+
+def test_work_on_first_follows_the_sensitivity_ranking():
+    a = pattern(3)
+    p = hc.profile(a)
+    sens = smi.sensitivity(hc.answers_to_inputs(a), hc.FIRST_OUTPUT)
+    sens = sens[sens.input.isin(hc.actionable_inputs(THEORY))]
+    best = sens.sort_values(["gain", "input"], ascending=[False, True]).head(hc.WORK_ON_FIRST)
+    assert list(p.work_on_first.input) == list(best.input)
+    assert p.work_on_first.gain.is_monotonic_decreasing
+    assert not set(p.work_on_first.input) & set(THEORY.input_names(kind="context"))
+
+
+def test_a_perfect_firm_has_nothing_to_work_on_and_no_alert():
+    a = answers(5)
+    for qid in Q.ids:
+        if any(n.startswith("start_") for n, _ in Q.by_id[qid].maps_to):
+            a[qid] = 1
+        if any(s == "-" for _, s in Q.by_id[qid].maps_to):
+            a[qid] = 1
+    p = hc.profile(a)
+    assert p.work_on_first.empty and p.alerts.empty
+    assert p.dysfunction["cumulative_dysfunction"] == 0.0
+
+
+def test_strong_early_signs_raise_an_alert_and_dysfunction_risk():
+    calm = hc.profile(answers(3, sign_paucity_sales=1, sign_paucity_marketing=1, sign_collab_sales=1,
+                              sign_collab_marketing=1, sign_conflict_sales=1, sign_conflict_marketing=1))
+    hot = hc.profile(answers(3, sign_conflict_sales=5, sign_conflict_marketing=4))
+    assert calm.alerts.empty
+    assert list(hot.alerts.dysfunction)[0] == "overt_conflict"
+    assert hot.dysfunction["cumulative_dysfunction"] > calm.dysfunction["cumulative_dysfunction"]
+
+
+# --------------------------------------------------------------------------- exports and codes
+
+def test_export_and_code_round_trip():
+    a = pattern(4)
+    doc = json.loads(json.dumps(hc.export(a)))
+    assert doc["format"] == "smi-healthcheck" and doc["version"] == 1
+    assert doc["answers"] == a and doc["inputs"] == pytest.approx(hc.mapped_inputs(a))
+    assert hc.read_export(doc) == a
+    code = hc.encode_code(a)
+    assert code.startswith(f"hc1.{Q.fingerprint}.") and len(code) < 60
+    assert hc.decode_code(code) == a
+    digits = base64.urlsafe_b64decode(code.split(".")[2] + "==").decode()
+    assert digits == "".join(str(a[q]) for q in Q.ids)  # base64 of the answers, in question order
+
+
+@pytest.mark.parametrize("code,reason", [
+    ("hello", "not a health-check code"),
+    ("hc1.00000000.MzMz", "different version of the questionnaire"),
+    (f"hc1.{Q.fingerprint}.!!!", "not valid base64"),
+    (f"hc1.{Q.fingerprint}.MzMz", "must carry"),
+])
+def test_bad_codes_say_why(code, reason):
+    with pytest.raises(ValueError, match=reason):
+        hc.decode_code(code)
+
+
+@pytest.mark.parametrize("mutate,reason", [
+    (lambda d: "{not json", "not valid JSON"),
+    (lambda d: [d], "expected a JSON object"),
+    (lambda d: {**d, "format": "other"}, "not a health-check export"),
+    (lambda d: {**d, "version": 2}, "unsupported version 2"),
+    (lambda d: {**d, "answers": {k: v for k, v in d["answers"].items() if k != "lev-decision"}}, "lev-decision"),
+    (lambda d: {**d, "answers": {**d["answers"], "soc-rapport": 8}}, r"soc-rapport \(value 8\)"),
+    (lambda d: {**d, "inputs": {**d["inputs"], "rapport": 0.123}}, "do not follow from its answers"),
+    (lambda d: {k: v for k, v in d.items() if k != "inputs"}, "'inputs' must be an object"),
+])
+def test_malformed_exports_say_why(mutate, reason):
+    doc = hc.export(pattern(5))
+    with pytest.raises(ValueError, match=reason):
+        hc.read_export(mutate(copy.deepcopy(doc)))
+
+
+def test_read_file_names_the_file(tmp_path):
+    (tmp_path / "team1.json").write_text(json.dumps(hc.export(pattern(6))))
+    (tmp_path / "codes.txt").write_text(hc.encode_code(pattern(7)) + "\n\n" + hc.encode_code(pattern(8)) + "\n")
+    (tmp_path / "broken.json").write_text('{"format": "smi-healthcheck"')
+    (tmp_path / "badcodes.txt").write_text(hc.encode_code(pattern(7)) + "\nnonsense\n")
+    assert hc.read_file(tmp_path / "team1.json") == [("team1", pattern(6))]
+    assert hc.read_file(tmp_path / "codes.txt") == [("codes #1", pattern(7)), ("codes #2", pattern(8))]
+    with pytest.raises(ValueError, match=r"^broken\.json: not valid JSON"):
+        hc.read_file(tmp_path / "broken.json")
+    with pytest.raises(ValueError, match=r"^badcodes\.txt: line 2: not a health-check code"):
+        hc.read_file(tmp_path / "badcodes.txt")
+
+
+# --------------------------------------------------------------------------- broken copies of the YAML
+
+def _doc() -> dict:
+    return yaml.safe_load(SOURCE.read_text(encoding="utf-8"))
+
+
+def _write(tmp_path: Path, doc) -> Path:
+    p = tmp_path / hc.FILE
+    p.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return p
+
+
+def _question(doc: dict, qid: str) -> dict:
+    return next(q for q in doc["questions"] if q["id"] == qid)
+
+
+def load_error(tmp_path: Path, doc, *parts: str) -> str:
+    path = _write(tmp_path, doc) if not isinstance(doc, str) else doc
+    with pytest.raises(DataValidationError) as err:
+        hc.load(path)
+    msg = str(err.value)
+    assert msg.startswith(hc.FILE + ":"), msg
+    for part in parts:
+        assert part in msg, f"{part!r} not in {msg!r}"
+    return msg
+
+
+def test_the_shipped_file_round_trips(tmp_path):
+    assert hc.load(_write(tmp_path, _doc())).ids == Q.ids
+
+
+@pytest.mark.parametrize("qid,fld,value,parts", [
+    ("lang-terms", "maps_to", ["key_term +"], ["'lang-terms'", "'maps_to'", "unknown input 'key_term'", "'key_term +'"]),
+    ("lang-terms", "maps_to", ["key_terms *"], ["'lang-terms'", "'maps_to'", "'key_terms *'"]),
+    ("lang-terms", "maps_to", ["key_terms+"], ["'lang-terms'", "'maps_to'", "'key_terms+'"]),
+    ("lang-terms", "maps_to", [], ["'lang-terms'", "'maps_to'", "non-empty list"]),
+    ("lang-terms", "maps_to", ["key_terms +", "key_terms -"], ["'lang-terms'", "appears twice"]),
+    ("lev-vision", "maps_to", ["vision +", "function_fix +"], ["'lev-vision'", "'maps_to'", "intervention", "'function_fix +'"]),
+    ("lev-vision", "maps_to", ["vision +", "incremental_effects +"], ["'lev-vision'", "switch"]),
+    ("lang-terms", "construct", "malshe2011:P9", ["'lang-terms'", "'construct'", "'malshe2011:P9'"]),
+    ("lang-terms", "construct", "malshe2011:P2a", ["'lang-terms'", "'construct'", "no sub-item", "'malshe2011:P2a'"]),
+    ("lev-vision", "construct", "hughes2012:P5-P1", ["'lev-vision'", "'construct'", "upward", "'hughes2012:P5-P1'"]),
+    ("lev-vision", "construct", "hughes2012:P1-P7", ["'lev-vision'", "no proposition P7"]),
+    ("lev-vision", "construct", "smith2020:P1", ["'lev-vision'", "'construct'", "'smith2020:P1'"]),
+    ("lev-vision", "construct", "", ["'lev-vision'", "'construct'", "at least one"]),
+    ("lang-terms", "scale", "agreement", ["'lang-terms'", "'scale'", "unknown scale name", "'agreement'"]),
+    ("lang-terms", "scale", ["No", "Maybe", "Yes", "Sure"], ["'lang-terms'", "'scale'", "list of 5 labels"]),
+    ("lang-terms", "scale", ["a", "b", "c", "d", "a"], ["'lang-terms'", "'scale'", "differ"]),
+    ("lang-terms", "section", "lingo", ["'lang-terms'", "'section'", "unknown section", "'lingo'"]),
+    ("lang-terms", "text", "  ", ["'lang-terms'", "'text'", "non-empty"]),
+    ("lang-terms", "id", "Lang Terms", ["'Lang Terms'", "'id'", "lowercase"]),
+    ("lang-terms", "id", "lang-vertical", ["'lang-vertical'", "'id'", "appears twice"]),
+    ("lang-terms", "weight", 2, ["'lang-terms'", "'weight'", "unexpected field", "2"]),
+])
+def test_broken_question_is_named(tmp_path, qid, fld, value, parts):
+    doc = _doc()
+    _question(doc, qid)[fld] = value
+    load_error(tmp_path, doc, *parts)
+
+
+def test_missing_field_is_named(tmp_path):
+    doc = _doc()
+    del _question(doc, "soc-rapport")["construct"]
+    load_error(tmp_path, doc, "question 'soc-rapport'", "field 'construct'", "missing")
+
+
+def test_uncovered_input_is_named(tmp_path):
+    doc = _doc()
+    doc["questions"] = [q for q in doc["questions"] if q["id"] != "proc-visibility"]
+    load_error(tmp_path, doc, "no question maps to input 'team_visibility'")
+
+
+def test_uncovered_lever_is_named(tmp_path):
+    doc = _doc()
+    _question(doc, "phil-partner")["maps_to"] = ["partner_view +"]
+    load_error(tmp_path, doc, "no question maps to input 'culture'")
+
+
+@pytest.mark.parametrize("n", [17, 31])
+def test_question_count_is_bounded(tmp_path, n):
+    doc = _doc()
+    qs = doc["questions"]
+    if n < len(qs):
+        doc["questions"] = qs[:n]
+    else:
+        doc["questions"] = qs + [dict(qs[0], id=f"extra-{i}") for i in range(n - len(qs))]
+    load_error(tmp_path, doc, "field 'questions'", "18-30", f"found {n}")
+
+
+def test_bad_scale_definition_is_named(tmp_path):
+    doc = _doc()
+    doc["scales"]["agree"] = ["Disagree", "Agree"]
+    load_error(tmp_path, doc, "scale 'agree'", "'labels'", "'Disagree'")
+
+
+def test_unknown_top_level_key(tmp_path):
+    doc = _doc()
+    doc["weights"] = {}
+    load_error(tmp_path, doc, "unexpected top-level key 'weights'")
+
+
+def test_duplicate_yaml_key_and_invalid_yaml(tmp_path):
+    text = SOURCE.read_text(encoding="utf-8")
+    dup = tmp_path / "dup" / hc.FILE
+    dup.parent.mkdir()
+    dup.write_text(text.replace("    section: language\n", "    section: language\n    section: language\n", 1))
+    load_error(tmp_path, str(dup), "appears twice", "line")
+    bad = tmp_path / "bad" / hc.FILE
+    bad.parent.mkdir()
+    bad.write_text(text.replace("scales:\n", "scales: [\n", 1))
+    load_error(tmp_path, str(bad), "not valid YAML")
+
+
+def test_missing_file(tmp_path):
+    load_error(tmp_path, str(tmp_path / hc.FILE), "file not found")
+
+
+def test_editing_the_file_is_picked_up(tmp_path):
+    doc = _doc()
+    path = _write(tmp_path, doc)
+    assert hc.load(path).by_id["lang-terms"].maps_to == (("key_terms", "+"),)
+    _question(doc, "lang-terms")["maps_to"] = ["key_terms +", "horizontal_bridges +"]
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    import os
+    os.utime(path, ns=(1, 10**18))
+    assert hc.load(path).by_id["lang-terms"].maps_to == (("key_terms", "+"), ("horizontal_bridges", "+"))
