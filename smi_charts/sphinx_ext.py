@@ -6,6 +6,7 @@
 * docutils marks a reference list ``role="list"`` but its entries ``role="doc-biblioentry"``,
   which axe reports as a critical ARIA failure (a list must own list items): entries become
   ``listitem``;
+* the theme's icon-only sidebar toggles get an accessible name;
 * every chapter written as a MyST notebook is also offered as a Jupyter notebook (.ipynb,
   converted by jupytext, no outputs) that runs as-is in JupyterLab with the project's environment.
 """
@@ -67,9 +68,26 @@ def _page_assets(app, pagename, templatename, context, doctree) -> None:
     context["body"] = body
 
 
+TOGGLE = '<summary><span class="toctree-toggle" role="presentation">'
+
+
+def _label_nav_toggles(app, exception) -> None:
+    """The theme's sidebar toggles for nested sections are icon-only <summary> elements, which
+    axe reports as unnamed (serious). The sidebar is rendered by the theme's template, after the
+    page body, so the name is added to the written pages."""
+    if exception is not None or app.builder.format != "html":
+        return
+    named = '<summary aria-label="Show or hide this section\'s pages"><span class="toctree-toggle" role="presentation">'
+    for page in Path(app.builder.outdir).rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        if TOGGLE in text:
+            page.write_text(text.replace(TOGGLE, named), encoding="utf-8")
+
+
 def setup(app):
     app.add_js_file("smi.js", priority=500)
     app.add_css_file("smi.css")
     app.connect("builder-inited", _write_assets)
     app.connect("html-page-context", _page_assets)
+    app.connect("build-finished", _label_nav_toggles)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
