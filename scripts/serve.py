@@ -1,7 +1,9 @@
 """Serve the built book (and the Voila labs, once they exist) on 127.0.0.1.
 
-    BOOK_PORT   port for the static book (default 8000)
-    VOILA_PORT  port for the Voila labs (default 8866)
+    BOOK_PORT        port for the static book (default 8000)
+    VOILA_PORT       port for the Voila labs (default 8866)
+    VOILA_POOL_SIZE  warm kernels per lab, instead of voila.json's class-sized pools (30 for the
+                     linkage lab: ~9 GB of RAM); e.g. VOILA_POOL_SIZE=1 to preview on a laptop
 
 The book is served from _build/html by a threaded http.server. Voila is started only when lab
 notebooks exist under widgets/labs/*.ipynb, with the repo's tuned configuration: it runs from the
@@ -23,10 +25,12 @@ import functools
 import http.server
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -110,8 +114,8 @@ def voila_command(port: int, *extra: str, tuned: bool = True, overrides: dict | 
             (workdir / "voila.json").write_text(json.dumps(overrides), encoding="utf-8")
             cmd += [f"--Voila.config_file_paths={workdir}", f"--Voila.config_file_paths={ROOT}"]
     else:
-        if workdir is None or any(workdir.iterdir()):
-            raise ValueError("stock Voila needs an empty workdir (no voila.json)")
+        if workdir is None or (workdir / "voila.json").exists() or (workdir / "voila.py").exists():
+            raise ValueError("stock Voila needs a workdir without voila.json / voila.py")
         cwd = workdir
     return [*cmd, *extra], env, cwd
 
@@ -147,8 +151,16 @@ def stop_server(proc: subprocess.Popen, timeout: float = 30) -> None:
                 pass
 
 
-def _start_voila(port: int) -> subprocess.Popen:
-    cmd, env, cwd = voila_command(port)
+def _start_voila(port: int, workdir: Path) -> subprocess.Popen:
+    overrides = None
+    raw = os.environ.get("VOILA_POOL_SIZE")
+    if raw:
+        try:
+            size = int(raw)
+        except ValueError:
+            sys.exit(f"VOILA_POOL_SIZE={raw!r} is not a whole number")
+        overrides = {"VoilaKernelManager": {"kernel_pools_config": {"default": {"pool_size": max(size, 0)}}}}
+    cmd, env, cwd = voila_command(port, overrides=overrides, workdir=workdir)
     # Own session: the terminal's Ctrl-C reaches only this script, which then stops Voila itself
     # (otherwise Voila may answer SIGINT with an interactive "shut down? (y/n)" prompt).
     return subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -167,7 +179,7 @@ def _announce_when_listening(proc: subprocess.Popen, port: int, url: str) -> Non
         try:
             with socket.create_connection((HOST, port), timeout=1):
                 print(f"Labs: Voila is listening on {url}; it preheats the kernel pools set in "
-                      "voila.json in the background (about 2-3 s of CPU per kernel)", flush=True)
+                      "voila.json in the background (about 4-5 s of CPU per kernel)", flush=True)
                 return
         except OSError:
             time.sleep(0.5)
@@ -185,11 +197,12 @@ def main() -> int:
     httpd = _start_book(book_port)
     print(f"Book: http://{HOST}:{book_port}/", flush=True)
 
-    voila = None
+    voila = voila_tmp = None
     labs = sorted(LABS.glob("*.ipynb"))
     if labs:
         voila_port = _choose_port("VOILA_PORT", 8866)
-        voila = _start_voila(voila_port)
+        voila_tmp = Path(tempfile.mkdtemp(prefix="smi-voila-"))
+        voila = _start_voila(voila_port, voila_tmp)
         url = f"http://{HOST}:{voila_port}/"
         print(f"Labs: starting Voila for {len(labs)} notebook(s) in {LABS.relative_to(ROOT)}/ "
               "(config: voila.json)", flush=True)
@@ -211,6 +224,8 @@ def main() -> int:
         print("\nStopping...", flush=True)
         if voila is not None:
             stop_server(voila)
+        if voila_tmp is not None:
+            shutil.rmtree(voila_tmp, ignore_errors=True)
         httpd.shutdown()
         httpd.server_close()
     print("Stopped.", flush=True)

@@ -9,7 +9,7 @@ import axe_playwright_python
 import pytest
 
 from .conftest import built_pages
-from .test_labs import LABS, open_lab, voila_url  # noqa: F401 (fixture)
+from .test_labs import LABS, lab_page, open_lab, voila_url  # noqa: F401 (fixtures)
 
 AXE = Path(axe_playwright_python.__file__).parent / "axe.min.js"
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]

@@ -30,12 +30,20 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def voila_url():
+def voila_url(tmp_path_factory):
+    """Voila as `make serve` runs it (scripts/serve.py: the repo's voila.json, the CDN-free
+    smi-lab template), with one warm kernel per lab instead of a class-sized pool."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("smi_serve", ROOT / "scripts" / "serve.py")
+    serve = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(serve)
     port = _free_port()
-    voila = Path(sys.executable).parent / "voila"
-    proc = subprocess.Popen([str(voila), "widgets/labs", "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1", *os.environ.get("SMI_VOILA_ARGS", "").split()],
-                            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    pools = {"default": {"pool_size": 1}, **{f"{lab}.ipynb": {"pool_size": 1} for lab in LABS}}
+    cmd, env, cwd = serve.voila_command(port, overrides={"VoilaKernelManager": {"kernel_pools_config": pools}},
+                                        workdir=tmp_path_factory.mktemp("voila"))
+    proc = subprocess.Popen(cmd, cwd=cwd, env={**env, "PYTHONUNBUFFERED": "1"}, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -51,11 +59,13 @@ def voila_url():
         proc.kill()
         pytest.fail("voila did not start within 60 s")
     yield url
-    proc.terminate()
+    import signal
+
+    os.killpg(proc.pid, signal.SIGTERM)
     try:
-        proc.wait(10)
+        proc.wait(15)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture

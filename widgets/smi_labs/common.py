@@ -132,6 +132,9 @@ CSS = """<style>
 .smi-notice { background: #fff4e5; border-left: 4px solid #D55E00; padding: 0.4em 0.8em; color: #5a2a00; }
 .smi-lab-ready { color: #1b5e20; }
 .smi-lab a { color: #004f7c; }
+/* JupyterLab's grey for inactive tabs and closed accordion titles (#6d6d6d on #eeeeee, 4.45:1)
+   misses WCAG AA's 4.5:1: darken it */
+.smi-lab .lm-TabBar-tab, .smi-lab .jupyter-widget-Collapse-header, .smi-lab .p-Collapse-header { color: #333 !important; }
 @media (max-width: 700px) { .smi-lab .widget-label { min-width: 9em; } }
 </style>"""
 
