@@ -233,7 +233,8 @@ class Lab:
         if state.notices:
             self.notice.value = ("<div class='smi-notice' role='alert'><strong>About your link:</strong><ul>"
                                  + "".join(f"<li>{html.escape(m)}</li>" for m in state.notices) + "</ul></div>")
-        self.set_values(values)
+        if values:  # a plain link keeps the defaults run() computed before the visitor came
+            self.set_values(values)
 
     def _changed(self, name: str, value) -> None:
         if self._muted:
@@ -320,6 +321,9 @@ def run(lab_factory: Callable[[], Lab]) -> Lab:
     from IPython.display import display
 
     lab = lab_factory()
+    # the defaults are computed now, so a preheated kernel has them ready before its visitor
+    # arrives; after the query string only what the link changes is computed
+    lab.recompute()
     display(lab.root)
     lab.apply_query(query_string())
     lab.mark_ready()
