@@ -169,3 +169,34 @@ def test_malformed_link_shows_notice_not_traceback(voila_url, lab_page):
     assert "Traceback" not in page.content()
     social = smi.linkages(smi.scenario(rapport=1.0)).social.iloc[0]
     assert wait_for_value(page, "Social linkage", social) == pytest.approx(social, abs=0.0006)
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_lab_fits_a_phone(lab, voila_url, browser):
+    """390 x 844 (a phone in portrait): the columns stack, the page never scrolls sideways, every
+    control is within the screen, and the chart is there (a wide chart scrolls inside its own box)."""
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    try:
+        watch = PageWatch(ctx.new_page())
+        page = open_lab(watch, f"{voila_url}/voila/render/{lab}.ipynb")
+        layout = page.evaluate("""() => {
+          const r = el => el.getBoundingClientRect();
+          const controls = [...document.querySelectorAll('.smi-lab .widget-slider, .smi-lab .widget-dropdown')]
+            .filter(el => el.checkVisibility());
+          return {
+            pageWidth: document.scrollingElement.scrollWidth, viewport: window.innerWidth,
+            widest: Math.max(...controls.map(el => r(el).right)),
+            controls: controls.length,
+            chartTop: r(document.querySelector('.smi-lab-chart')).top,
+            firstControlTop: Math.min(...controls.map(el => r(el).top)),
+            chartWidth: r(document.querySelector('.smi-lab-chart')).width,
+          };
+        }""")
+        assert layout["controls"] > 0
+        assert layout["pageWidth"] <= layout["viewport"] + 1, layout
+        assert layout["widest"] <= layout["viewport"] + 1, layout
+        assert layout["chartTop"] > layout["firstControlTop"], layout  # stacked, not side by side
+        assert 0 < layout["chartWidth"] <= layout["viewport"], layout
+        assert not watch.errors, watch.errors
+    finally:
+        ctx.close()
