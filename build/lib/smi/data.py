@@ -1,0 +1,641 @@
+"""Load and validate the tables in ``data/``.
+
+Every file is checked when it is read. A malformed or out-of-range value raises
+:class:`DataValidationError` naming the file, the row (by its key) and field, and the value,
+so an instructor who edits a weight sees exactly what to fix. Nothing is half-loaded: a
+bundle is returned only when every file and every cross-file reference checks out.
+"""
+from __future__ import annotations
+
+import csv
+import functools
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+STUDIES = ("malshe2011", "hughes2012", "malshe2017")
+N_PROPOSITIONS = {"malshe2011": 7, "hughes2012": 5, "malshe2017": 7}
+LINKAGES = ("language", "structure", "process", "social", "philosophical")
+LEVERS = ("vision", "alignment", "processes", "information", "knowledge", "decision", "resources", "culture")
+CAPABILITIES = ("market_sensing", "npd", "supply_chain", "crm", "planning")
+DYSFUNCTIONS = ("communication_paucity", "lack_of_collaboration", "overt_conflict")
+SIDES = ("sales", "marketing")
+STAGES = ("trigger", "situational_meaning", "existential_meaning", "response")
+INTERVENTIONS = ("function_fix", "openness", "joint_calls", "job_rotation")
+
+_PROP_TOKEN = re.compile(r"^(malshe2011|hughes2012|malshe2017):(P[1-7]|implications)$")
+
+
+class DataValidationError(ValueError):
+    """A data file failed validation; the message names file, row, field and value."""
+
+
+def data_dir() -> Path:
+    """The project's ``data/`` folder (``SMI_DATA_DIR`` overrides, e.g. for tests)."""
+    env = os.environ.get("SMI_DATA_DIR")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "data"
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.split("|") if v.strip()] if value else []
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _nonempty(v: str) -> str:
+    if not v:
+        raise ValueError("must not be empty")
+    return v
+
+
+# --------------------------------------------------------------------------- row schemas
+
+class InputRow(_Row):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: str
+    layer: Literal["linkages", "capabilities", "dynamics"]
+    kind: Literal["driver", "proviso", "component", "context", "lever", "start", "switch", "intervention", "start_quarter"]
+    linkage: str = ""
+    context: str = ""
+    min: float | None = None
+    max: float | None = None
+    default: str
+    choices: str = ""
+    propositions: str
+    help: str
+
+    _ne = field_validator("label", "help", "propositions")(_nonempty)
+
+    @field_validator("min", "max", mode="before")
+    @classmethod
+    def _blank_none(cls, v: Any) -> Any:
+        return None if v == "" else v
+
+    @field_validator("linkage")
+    @classmethod
+    def _linkages(cls, v: str) -> str:
+        bad = [x for x in _split(v) if x not in LINKAGES]
+        if bad:
+            raise ValueError(f"unknown linkage {bad[0]!r} (expected one of {', '.join(LINKAGES)})")
+        return v
+
+    @field_validator("propositions")
+    @classmethod
+    def _props(cls, v: str) -> str:
+        bad = [x for x in _split(v) if not _PROP_TOKEN.match(x)]
+        if bad:
+            raise ValueError(f"bad proposition reference {bad[0]!r} (expected e.g. 'malshe2011:P3')")
+        return v
+
+
+class ParameterRow(_Row):
+    name: str = Field(pattern=r"^[a-z_]+(\.[a-z_]+)+$")
+    value: float
+    min: float
+    max: float
+    proposition: str
+    rationale: str
+
+    _ne = field_validator("rationale")(_nonempty)
+
+    @field_validator("proposition")
+    @classmethod
+    def _prop(cls, v: str) -> str:
+        if not _PROP_TOKEN.match(v):
+            raise ValueError(f"bad proposition reference {v!r} (expected e.g. 'hughes2012:P1')")
+        return v
+
+
+class PropositionRow(_Row):
+    study: Literal["malshe2011", "hughes2012", "malshe2017"]
+    proposition: str = Field(pattern=r"^P[1-7]$")
+    item: Literal["", "a", "b", "c"]
+    statement: str
+    antecedent: str
+    outcome: str
+    conditions: str = ""
+    direction: Literal["positive", "negative", "circular"]
+    source_section: str
+
+    _ne = field_validator("statement", "antecedent", "outcome", "source_section")(_nonempty)
+
+
+class LinkageRow(_Row):
+    linkage: Literal["language", "structure", "process", "social", "philosophical"]
+    label: str
+    definition: str
+    drivers: str
+    boundary_conditions: str = ""
+    propositions: str = Field(pattern=r"^P[1-7](\|P[1-7])*$")
+    new_in_2011: bool
+    source_section: str
+
+    _ne = field_validator("label", "definition", "source_section")(_nonempty)
+
+
+class LeverRow(_Row):
+    lever: Literal[LEVERS]  # type: ignore[valid-type]
+    label: str
+    definition: str
+    source_section: str
+
+    _ne = field_validator("label", "definition", "source_section")(_nonempty)
+
+
+class CapabilityRow(_Row):
+    capability: Literal[CAPABILITIES]  # type: ignore[valid-type]
+    label: str
+    definition: str
+    proposition: str = Field(pattern=r"^P[1-5]$")
+    stressed_levers: str
+    spills_over_to: str = ""
+    evidence: str
+    source_section: str
+
+    _ne = field_validator("label", "definition", "evidence", "source_section")(_nonempty)
+
+    @field_validator("stressed_levers")
+    @classmethod
+    def _levers(cls, v: str) -> str:
+        items = _split(v)
+        if not items:
+            raise ValueError("must name at least one lever")
+        bad = [x for x in items if x not in LEVERS]
+        if bad:
+            raise ValueError(f"unknown lever {bad[0]!r} (expected one of {', '.join(LEVERS)})")
+        return v
+
+    @field_validator("spills_over_to")
+    @classmethod
+    def _caps(cls, v: str) -> str:
+        bad = [x for x in _split(v) if x not in CAPABILITIES]
+        if bad:
+            raise ValueError(f"unknown capability {bad[0]!r} (expected one of {', '.join(CAPABILITIES)})")
+        return v
+
+
+class SensemakingRow(_Row):
+    dysfunction: Literal[DYSFUNCTIONS]  # type: ignore[valid-type]
+    side: Literal[SIDES]  # type: ignore[valid-type]
+    stage: Literal[STAGES]  # type: ignore[valid-type]
+    # aliased: a field named "construct" would shadow pydantic's BaseModel.construct
+    construct_: str = Field(alias="construct", pattern=r"^[a-z][a-z_]*$")
+    label: str
+    description: str
+    polarity: Literal["rises", "falls"]
+    proposition: str = Field(pattern=r"^P[1-6]$")
+    item: Literal["", "a", "b", "c"] = ""
+    feeds: str = ""
+    source_section: str
+
+    _ne = field_validator("label", "description", "source_section")(_nonempty)
+
+    @field_validator("feeds")
+    @classmethod
+    def _feeds(cls, v: str) -> str:
+        bad = [x for x in _split(v) if x not in DYSFUNCTIONS]
+        if bad:
+            raise ValueError(f"unknown dysfunction {bad[0]!r} (expected one of {', '.join(DYSFUNCTIONS)})")
+        return v
+
+
+class InterventionRow(_Row):
+    intervention: Literal[INTERVENTIONS]  # type: ignore[valid-type]
+    label: str
+    kind: Literal["function", "sensemaking"]
+    acts_on: str
+    description: str
+    source_section: str
+
+    _ne = field_validator("label", "description", "source_section", "acts_on")(_nonempty)
+
+
+class StudyFactRow(_Row):
+    study: Literal["malshe2011", "hughes2012", "malshe2017"]
+    fact: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    value: str
+    unit: str = ""
+    note: str = ""
+    source_section: str
+
+    _ne = field_validator("value", "source_section")(_nonempty)
+
+
+class DyadRow(_Row):
+    """Malshe, Johnson & Viio (2017) Table 1: one same-level sales-marketing dyad per row."""
+    dyad: int = Field(ge=1, le=21)
+    level: Literal["Bottom", "Middle", "Top"]
+    industry: str
+    sbu_size_employees: int = Field(gt=0)
+    sales_informant: str = Field(pattern=r"^[0-9]+SLS$")
+    sales_age: int = Field(ge=18, le=80)
+    sales_gender: Literal["M", "F"]
+    sales_title: str
+    marketing_informant: str = Field(pattern=r"^[0-9]+MKTG$")
+    marketing_age: int = Field(ge=18, le=80)
+    marketing_gender: Literal["M", "F"]
+    marketing_title: str
+    shared_company_marker: str = Field(default="", pattern=r"^\**$")
+    same_company_as_dyad: int | None = None
+
+    _ne = field_validator("industry", "sales_title", "marketing_title")(_nonempty)
+
+    @field_validator("same_company_as_dyad", mode="before")
+    @classmethod
+    def _blank_none(cls, v: Any) -> Any:
+        return None if v == "" else v
+
+
+class SampleRow(_Row):
+    """Hughes, Le Bon & Malshe (2012) Table 1, as characteristic / category / value."""
+    characteristic: str
+    category: str = ""
+    value: str
+    unit: str = ""
+
+    _ne = field_validator("characteristic", "value")(_nonempty)
+
+
+class LiteratureRow(_Row):
+    """Malshe (2011) Table I: prior work on strengthening sales-marketing connections."""
+    authors: str
+    year: int = Field(ge=1900, le=2011)
+    type: Literal["Empirical", "Conceptual"]
+    focus: str
+    how_connections_strengthened: str
+
+    _ne = field_validator("authors", "focus", "how_connections_strengthened")(_nonempty)
+
+
+class CodeRow(_Row):
+    """Malshe (2011) Appendix Table AI: in vivo codes -> first-order categories -> themes."""
+    theme: str
+    category: str
+    in_vivo_code: str
+    code_group: str = ""
+
+    _ne = field_validator("theme", "category", "in_vivo_code")(_nonempty)
+
+
+# --------------------------------------------------------------------------- readers
+
+def _fail(path: Path, where: str, err: ValidationError, raw: dict[str, Any]) -> DataValidationError:
+    first = err.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or "(row)"
+    value = raw.get(first["loc"][0]) if first["loc"] else None
+    if first["type"] == "extra_forbidden":
+        return DataValidationError(f"{path.name}: {where}: unexpected column {field!r}")
+    return DataValidationError(f"{path.name}: {where}, field {field!r}: {first['msg']} (value {value!r})")
+
+
+def _read_csv(path: Path, schema: type[_Row], key: str) -> pd.DataFrame:
+    """Read ``path`` row by row through ``schema``; the first bad value raises."""
+    if not path.exists():
+        raise DataValidationError(f"{path.name}: file not found at {path}")
+    # utf-8-sig: a CSV saved from Excel starts with a byte-order mark
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        missing = [info.alias or f for f, info in schema.model_fields.items()
+                   if info.is_required() and (info.alias or f) not in (reader.fieldnames or [])]
+        if missing:
+            raise DataValidationError(f"{path.name}: missing column {missing[0]!r} (header: {reader.fieldnames})")
+        rows = []
+        for lineno, raw in enumerate(reader, start=2):
+            if None in raw:
+                raise DataValidationError(f"{path.name}: line {lineno}: more fields than the header has (value {raw[None]!r})")
+            if None in raw.values():
+                short = [k for k, v in raw.items() if v is None]
+                raise DataValidationError(f"{path.name}: line {lineno}: fewer fields than the header has "
+                                          f"(no value for {short[0]!r})")
+            study = f"study {raw['study']!r}, " if "study" in raw and key != "study" else ""
+            where = f"line {lineno} ({study}{key} {raw.get(key, '')!r})"
+            try:
+                row = schema.model_validate({k: (v if v is not None else "") for k, v in raw.items()})
+            except ValidationError as err:
+                raise _fail(path, where, err, raw) from None
+            rows.append(row.model_dump(by_alias=True))
+    if not rows:
+        raise DataValidationError(f"{path.name}: has no rows")
+    return pd.DataFrame(rows)
+
+
+def _unique(df: pd.DataFrame, cols: list[str], path: Path) -> None:
+    dup = df[df.duplicated(cols, keep=False)]
+    if len(dup):
+        key = ", ".join(f"{c}={dup.iloc[0][c]!r}" for c in cols)
+        raise DataValidationError(f"{path.name}: duplicate row for {key}")
+
+
+def _expect_keys(df: pd.DataFrame, col: str, expected: tuple[str, ...], path: Path) -> None:
+    missing = [k for k in expected if k not in set(df[col])]
+    if missing:
+        raise DataValidationError(f"{path.name}: no row for {col} {missing[0]!r}")
+
+
+# --------------------------------------------------------------------------- the bundle
+
+@dataclass(frozen=True, eq=False)  # eq=False: hashed by identity, so compiled forms can be cached
+class Theory:
+    """Every validated table in ``data/``."""
+
+    inputs: pd.DataFrame
+    parameters: pd.DataFrame
+    propositions: pd.DataFrame
+    linkages: pd.DataFrame
+    levers: pd.DataFrame
+    capabilities: pd.DataFrame
+    sensemaking: pd.DataFrame
+    interventions: pd.DataFrame
+    study_facts: pd.DataFrame
+    presets: pd.DataFrame
+    dyads_2017: pd.DataFrame
+    sample_2012: pd.DataFrame
+    literature_2011: pd.DataFrame
+    codes_2011: pd.DataFrame
+    directory: Path
+
+    def param(self, name: str) -> float:
+        return float(self.params[name])
+
+    @functools.cached_property
+    def params(self) -> dict[str, float]:
+        return dict(zip(self.parameters["name"], self.parameters["value"]))
+
+    @functools.cached_property
+    def defaults(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for r in self.inputs.itertuples():
+            out[r.name] = r.default if r.kind == "switch" else float(r.default)
+        return out
+
+    def input_names(self, layer: str | None = None, kind: str | None = None) -> list[str]:
+        df = self.inputs
+        if layer:
+            df = df[df.layer == layer]
+        if kind:
+            df = df[df.kind == kind]
+        return list(df.name)
+
+
+def _check_inputs(df: pd.DataFrame, path: Path) -> None:
+    _unique(df, ["name"], path)
+    names = set(df.name)
+    for r in df.itertuples():
+        where = f"{path.name}: row {r.name!r}"
+        if r.kind == "switch":
+            choices = _split(r.choices)
+            if len(choices) < 2:
+                raise DataValidationError(f"{where}, field 'choices': a switch needs at least two choices (value {r.choices!r})")
+            if r.default not in choices:
+                raise DataValidationError(f"{where}, field 'default': not one of {choices} (value {r.default!r})")
+            continue
+        if r.min is None or r.max is None or not r.min < r.max:
+            raise DataValidationError(f"{where}, fields 'min'/'max': need min < max (values {r.min!r}, {r.max!r})")
+        try:
+            d = float(r.default)
+        except ValueError:
+            raise DataValidationError(f"{where}, field 'default': not a number (value {r.default!r})") from None
+        if not r.min <= d <= r.max:
+            raise DataValidationError(f"{where}, field 'default': outside [{r.min}, {r.max}] (value {r.default!r})")
+        if r.kind == "start_quarter" and not (d.is_integer() and float(r.min).is_integer() and float(r.max).is_integer()):
+            raise DataValidationError(f"{where}, field 'default': a start quarter must be a whole number (value {r.default!r})")
+        if r.choices:
+            raise DataValidationError(f"{where}, field 'choices': only a switch has choices (value {r.choices!r})")
+        if r.context and (r.context not in names or df.set_index("name").loc[r.context, "kind"] != "context"):
+            raise DataValidationError(f"{where}, field 'context': not a context input (value {r.context!r})")
+        if r.layer == "linkages" and not r.linkage:
+            raise DataValidationError(f"{where}, field 'linkage': a linkage-layer input must name its linkage (value '')")
+    for kind, want in (("lever", LEVERS),):
+        got = tuple(df[df.kind == kind].name)
+        if set(got) != set(want):
+            raise DataValidationError(f"{path.name}: lever inputs must be exactly {', '.join(want)} (found {', '.join(got)})")
+
+
+WHOLE_PARAMETERS = ("simulation.quarters",)
+
+
+def _check_parameters(df: pd.DataFrame, path: Path) -> None:
+    _unique(df, ["name"], path)
+    for r in df.itertuples():
+        if r.name in WHOLE_PARAMETERS and float(r.value) != int(r.value):
+            raise DataValidationError(f"{path.name}: row {r.name!r}, field 'value': must be a whole number (value {r.value!r})")
+        if r.name.startswith("coupling.") and len(set(r.name.split(".")[1:])) == 1:
+            raise DataValidationError(
+                f"{path.name}: row {r.name!r}, field 'name': a dysfunction cannot be coupled to itself (value {r.name!r})")
+        if not (math.isfinite(r.value) and r.min <= r.value <= r.max):
+            raise DataValidationError(
+                f"{path.name}: row {r.name!r}, field 'value': outside its range [{r.min}, {r.max}] (value {r.value!r})")
+
+
+def _check_propositions(df: pd.DataFrame, path: Path) -> None:
+    _unique(df, ["study", "proposition", "item"], path)
+    parents = df[df["item"] == ""]
+    for study, n in N_PROPOSITIONS.items():
+        got = sorted(parents[parents.study == study].proposition)
+        want = sorted(f"P{i}" for i in range(1, n + 1))
+        if got != want:
+            raise DataValidationError(f"{path.name}: study {study!r} must have parent rows {want} (found {got})")
+    orphans = df[(df["item"] != "") & ~df.set_index(["study", "proposition"]).index.isin(
+        parents.set_index(["study", "proposition"]).index)]
+    if len(orphans):
+        o = orphans.iloc[0]
+        raise DataValidationError(f"{path.name}: sub-item {o.study} {o.proposition}{o['item']} has no parent row")
+
+
+def _check_capabilities(df: pd.DataFrame, path: Path) -> None:
+    _unique(df, ["capability"], path)
+    _expect_keys(df, "capability", CAPABILITIES, path)
+    graph = {r.capability: _split(r.spills_over_to) for r in df.itertuples()}
+    capability_order(graph, path)
+
+
+def capability_order(graph: dict[str, list[str]], path: Path | None = None) -> list[str]:
+    """Topological order of the spill-over graph (sources first); a cycle is a data error."""
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(node: str, trail: list[str]) -> None:
+        if state.get(node) == 2:
+            return
+        if state.get(node) == 1:
+            cyc = " -> ".join(trail[trail.index(node):] + [node])
+            raise DataValidationError(f"{path.name if path else 'capabilities'}: spills_over_to forms a cycle ({cyc})")
+        state[node] = 1
+        for src, targets in graph.items():
+            if node in targets:
+                visit(src, trail + [node])
+        state[node] = 2
+        order.append(node)
+
+    for node in graph:
+        visit(node, [])
+    return order
+
+
+def _check_sensemaking(df: pd.DataFrame, path: Path) -> None:
+    _unique(df, ["dysfunction", "side", "stage"], path)
+    _unique(df, ["construct"], path)
+    if len(df) != len(DYSFUNCTIONS) * len(SIDES) * len(STAGES):
+        raise DataValidationError(f"{path.name}: needs one row per dysfunction x side x stage (24), found {len(df)}")
+    for r in df.itertuples():
+        if r.stage == "response" and not r.feeds:
+            raise DataValidationError(f"{path.name}: row {r.construct!r}, field 'feeds': a response must feed at least one dysfunction (value '')")
+        if r.stage != "response" and r.feeds:
+            raise DataValidationError(f"{path.name}: row {r.construct!r}, field 'feeds': only responses feed dysfunctions (value {r.feeds!r})")
+
+
+def _check_interventions(df: pd.DataFrame, path: Path) -> None:
+    _unique(df, ["intervention"], path)
+    _expect_keys(df, "intervention", INTERVENTIONS, path)
+    targets = {f"{d}:{s}" for d in DYSFUNCTIONS for s in SIDES}
+    for r in df.itertuples():
+        for tok in _split(r.acts_on):
+            ok = tok in DYSFUNCTIONS if r.kind == "function" else (tok == "all" or tok in targets)
+            if not ok:
+                raise DataValidationError(f"{path.name}: row {r.intervention!r}, field 'acts_on': unknown target (value {tok!r})")
+
+
+def _check_parameter_names(theory_params: pd.DataFrame, path: Path, inputs: pd.DataFrame) -> None:
+    """Every parameter the model reads must exist, and no unknown name may sneak in."""
+    from .model_spec import required_parameters, optional_parameter_patterns
+
+    names = set(theory_params.name)
+    missing = sorted(required_parameters(inputs) - names)
+    if missing:
+        raise DataValidationError(f"{path.name}: missing parameter {missing[0]!r}")
+    for n in names:
+        if n not in required_parameters(inputs) and not any(p.match(n) for p in optional_parameter_patterns()):
+            raise DataValidationError(f"{path.name}: row {n!r}, field 'name': unknown parameter (value {n!r})")
+    p = dict(zip(theory_params.name, theory_params.value))
+    if p["sensemaking.existential_rate"] + p["sensemaking.existential_decay"] > 1:
+        raise DataValidationError(
+            f"{path.name}: rows 'sensemaking.existential_rate' + 'sensemaking.existential_decay' must not exceed 1 "
+            f"(values {p['sensemaking.existential_rate']!r}, {p['sensemaking.existential_decay']!r})")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that rejects a key given twice (copy-paste slips would silently win)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _yaml_where(path: Path, err: yaml.YAMLError) -> str:
+    """Name the preset a YAML error sits in (the nearest '- key:' line above it)."""
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    if mark is None:
+        return ""
+    lines = path.read_text(encoding="utf-8").splitlines()[: mark.line + 1]
+    for line in reversed(lines):
+        m = re.match(r"^-\s+key:\s*(\S+)", line)
+        if m:
+            return f"preset {m.group(1)!r}, line {mark.line + 1}: "
+    return f"line {mark.line + 1}: "
+
+
+def _read_presets(path: Path, inputs: pd.DataFrame) -> pd.DataFrame:
+    """Presets: a YAML list; each a full scenario of model inputs, traced to a source vignette."""
+    if not path.exists():
+        raise DataValidationError(f"{path.name}: file not found at {path}")
+    try:
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as err:
+        raise DataValidationError(f"{path.name}: {_yaml_where(path, err)}not valid YAML ({err})") from None
+    if not isinstance(doc, list) or not doc:
+        raise DataValidationError(f"{path.name}: must be a non-empty list of presets")
+    meta = ("key", "title", "study", "source_section", "vignette", "teaching_point")
+    spec = inputs.set_index("name")
+    rows = []
+    for i, p in enumerate(doc, start=1):
+        key = p.get("key", f"#{i}") if isinstance(p, dict) else f"#{i}"
+        where = f"{path.name}: preset {key!r}"
+        if not isinstance(p, dict):
+            raise DataValidationError(f"{where}: must be a mapping")
+        for m in meta:
+            if not isinstance(p.get(m), str) or not p[m].strip():
+                raise DataValidationError(f"{where}, field {m!r}: must be non-empty text (value {p.get(m)!r})")
+        if p["study"] not in STUDIES:
+            raise DataValidationError(f"{where}, field 'study': unknown study (value {p['study']!r})")
+        values = p.get("inputs")
+        if not isinstance(values, dict):
+            raise DataValidationError(f"{where}, field 'inputs': must be a mapping of input name to value")
+        unknown = [k for k in values if k not in spec.index]
+        if unknown:
+            raise DataValidationError(f"{where}, field 'inputs.{unknown[0]}': unknown input (value {values[unknown[0]]!r})")
+        missing = [n for n in spec.index if n not in values]
+        if missing:
+            raise DataValidationError(f"{where}, field 'inputs.{missing[0]}': missing (every preset is a full scenario)")
+        row = {m: p[m].strip() for m in meta}
+        for name, v in values.items():
+            s = spec.loc[name]
+            if s.kind == "switch":
+                if v not in _split(s.choices):
+                    raise DataValidationError(f"{where}, field 'inputs.{name}': not one of {_split(s.choices)} (value {v!r})")
+            elif isinstance(v, bool) or not isinstance(v, (int, float)) or not (s["min"] <= v <= s["max"]):
+                raise DataValidationError(f"{where}, field 'inputs.{name}': must be a number in [{s['min']:g}, {s['max']:g}] (value {v!r})")
+            elif s.kind == "start_quarter" and not float(v).is_integer():
+                raise DataValidationError(f"{where}, field 'inputs.{name}': a start quarter must be a whole number (value {v!r})")
+            row[name] = v
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    _unique(df, ["key"], path)
+    return df
+
+
+@functools.lru_cache(maxsize=8)
+def _load(directory: str) -> Theory:
+    d = Path(directory)
+    inputs = _read_csv(d / "inputs.csv", InputRow, "name")
+    _check_inputs(inputs, d / "inputs.csv")
+    parameters = _read_csv(d / "parameters.csv", ParameterRow, "name")
+    _check_parameters(parameters, d / "parameters.csv")
+    _check_parameter_names(parameters, d / "parameters.csv", inputs)
+    propositions = _read_csv(d / "propositions.csv", PropositionRow, "proposition")
+    _check_propositions(propositions, d / "propositions.csv")
+    linkages = _read_csv(d / "linkages.csv", LinkageRow, "linkage")
+    _unique(linkages, ["linkage"], d / "linkages.csv")
+    _expect_keys(linkages, "linkage", LINKAGES, d / "linkages.csv")
+    levers = _read_csv(d / "levers.csv", LeverRow, "lever")
+    _unique(levers, ["lever"], d / "levers.csv")
+    _expect_keys(levers, "lever", LEVERS, d / "levers.csv")
+    capabilities = _read_csv(d / "capabilities.csv", CapabilityRow, "capability")
+    _check_capabilities(capabilities, d / "capabilities.csv")
+    sensemaking = _read_csv(d / "sensemaking.csv", SensemakingRow, "construct")
+    _check_sensemaking(sensemaking, d / "sensemaking.csv")
+    interventions = _read_csv(d / "interventions.csv", InterventionRow, "intervention")
+    _check_interventions(interventions, d / "interventions.csv")
+    study_facts = _read_csv(d / "study_facts.csv", StudyFactRow, "fact")
+    _unique(study_facts, ["study", "fact"], d / "study_facts.csv")
+    presets = _read_presets(d / "presets.yaml", inputs)
+    dyads = _read_csv(d / "malshe2017_dyads.csv", DyadRow, "dyad")
+    _unique(dyads, ["dyad"], d / "malshe2017_dyads.csv")
+    sample = _read_csv(d / "hughes2012_informants.csv", SampleRow, "characteristic")
+    literature = _read_csv(d / "malshe2011_literature.csv", LiteratureRow, "authors")
+    codes = _read_csv(d / "malshe2011_codes.csv", CodeRow, "in_vivo_code")
+    return Theory(inputs, parameters, propositions, linkages, levers, capabilities, sensemaking,
+                  interventions, study_facts, presets, dyads, sample, literature, codes, d)
+
+
+def load(directory: str | Path | None = None) -> Theory:
+    """Load and validate every table (cached per folder)."""
+    return _load(str(Path(directory) if directory else data_dir()))
+
+
+def clear_cache() -> None:
+    _load.cache_clear()

@@ -1,0 +1,260 @@
+"""Linkages (Malshe 2011) and capabilities (Hughes, Le Bon & Malshe 2012), vectorized.
+
+Every relation below comes from a proposition; every number comes from ``data/parameters.csv``.
+
+Linkages (2011). A linkage with a driver (language, structure, process) is the driver times one
+*gate* per proviso. A gate is ``1 - s * (1 - proviso)``: with the proviso fully met it is 1,
+with it absent it is ``1 - s``. The strictness ``s`` moves from ``strictness_low`` to
+``strictness_high`` with the proviso's context (hierarchy depth, strategy horizon, regional
+heterogeneity), so a proviso binds harder where its context calls for it (P1-P5). Linkages
+without a driver (social, philosophical) are weighted means of their components (P6, P7).
+The SMI connection is the weighted mean of the five linkages.
+
+Capabilities (2012, P1-P5). Lever integration conditions SMI functioning:
+``functioning = connection * (floor + (1 - floor) * lever_integration)``; synergy follows
+functioning (``functioning ** exponent``); each capability is synergy times its own lever
+emphasis, times a factor for each capability that feeds it (spill-overs). All factors lie in
+[0, 1], so no capability exceeds SMI functioning: strong levers around a broken SMI (a weak
+connection) do not make strong capabilities.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from . import data as _data
+from .data import CAPABILITIES, LEVERS, LINKAGES, Theory, _split, capability_order
+
+LINKAGE_OUTPUTS = [*LINKAGES, "smi_connection"]
+CAPABILITY_OUTPUTS = ["lever_integration", "smi_functioning", "synergy", *CAPABILITIES]
+
+Arrays = Mapping[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Gate:
+    proviso: str
+    context: str | None
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class LinkageSpec:
+    drivers: tuple[str, ...]
+    gates: tuple[Gate, ...]
+    components: tuple[tuple[str, float], ...]  # (input, normalized weight)
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """The parameters arranged for fast evaluation."""
+
+    theory: Theory
+    linkages: dict[str, LinkageSpec]
+    linkage_weights: dict[str, float]
+    lever_weights: dict[str, float]
+    lever_floor: float
+    synergy_exponent: float
+    capability_floor: float
+    emphasis: dict[str, dict[str, float]]  # capability -> lever -> normalized weight
+    cap_order: list[str]
+    feeders: dict[str, list[str]]  # capability -> capabilities that feed it
+    spillover: float
+    linkage_inputs: list[str] = field(default_factory=list)
+
+    @property
+    def p(self) -> dict[str, float]:
+        return self.theory.params
+
+
+def _normalize(w: dict[str, float]) -> dict[str, float]:
+    total = sum(w.values())
+    return {k: (v / total if total > 0 else 1 / len(w)) for k, v in w.items()}
+
+
+def compile_theory(theory: Theory) -> Compiled:
+    p = theory.params
+    inp = theory.inputs
+    specs = {}
+    for k in LINKAGES:
+        rows = inp[inp.linkage.map(lambda s, k=k: k in _split(s)) & (inp.layer == "linkages")]
+        drivers = tuple(rows[rows.kind == "driver"].name)
+        gates = tuple(Gate(r.name, r.context or None, p[f"strictness_low.{r.name}"], p[f"strictness_high.{r.name}"])
+                      for r in rows[rows.kind == "proviso"].itertuples())
+        comps = _normalize({n: p[f"weight.{n}"] for n in rows[rows.kind == "component"].name}) if not drivers else {}
+        if not drivers and not comps:
+            raise _data.DataValidationError(f"inputs.csv: linkage {k!r} has neither a driver nor components")
+        specs[k] = LinkageSpec(drivers, gates, tuple(comps.items()))
+    caps = theory.capabilities.set_index("capability")
+    emph = p["capability.emphasis"]
+    emphasis = {c: _normalize({lv: (emph if lv in _split(caps.loc[c, "stressed_levers"]) else 1.0) for lv in LEVERS})
+                for c in CAPABILITIES}
+    graph = {c: _split(caps.loc[c, "spills_over_to"]) for c in CAPABILITIES}
+    feeders = {c: [src for src in CAPABILITIES if c in graph[src]] for c in CAPABILITIES}
+    return Compiled(
+        theory=theory,
+        linkages=specs,
+        linkage_weights=_normalize({k: p[f"weight.{k}"] for k in LINKAGES}),
+        lever_weights=_normalize({lv: p[f"lever_weight.{lv}"] for lv in LEVERS}),
+        lever_floor=p["functioning.lever_floor"],
+        synergy_exponent=p["synergy.exponent"],
+        capability_floor=p["capability.floor"],
+        emphasis=emphasis,
+        cap_order=capability_order(graph),
+        feeders=feeders,
+        spillover=p["spillover.strength"],
+        linkage_inputs=theory.input_names("linkages"),
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled_for(theory: Theory) -> Compiled:
+    return compile_theory(theory)
+
+
+def compiled(theory: Theory | None = None) -> Compiled:
+    theory = theory or _data.load()
+    return _compiled_for(theory)
+
+
+# --------------------------------------------------------------------------- array core
+
+def gate(proviso: np.ndarray, context: np.ndarray | float, low: float, high: float) -> np.ndarray:
+    """How much of a driver's effect survives a proviso met to degree ``proviso``."""
+    strictness = low + (high - low) * context
+    return 1.0 - strictness * (1.0 - proviso)
+
+
+def linkage_arrays(x: Arrays, c: Compiled) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for k, spec in c.linkages.items():
+        if spec.drivers:
+            v = np.ones_like(x[spec.drivers[0]], dtype=float)
+            for d in spec.drivers:
+                v = v * x[d]
+            for g in spec.gates:
+                v = v * gate(x[g.proviso], x[g.context] if g.context else 1.0, g.low, g.high)
+        else:
+            v = sum(w * x[n] for n, w in spec.components)
+        out[k] = v
+    out["smi_connection"] = sum(w * out[k] for k, w in c.linkage_weights.items())
+    return out
+
+
+def capability_arrays(connection: np.ndarray, levers: Arrays, c: Compiled) -> dict[str, np.ndarray]:
+    integration = sum(w * levers[lv] for lv, w in c.lever_weights.items())
+    functioning = connection * (c.lever_floor + (1.0 - c.lever_floor) * integration)
+    synergy = functioning ** c.synergy_exponent
+    out = {"lever_integration": integration, "smi_functioning": functioning, "synergy": synergy}
+    for cap in c.cap_order:
+        focus = sum(w * levers[lv] for lv, w in c.emphasis[cap].items())
+        v = synergy * (c.capability_floor + (1.0 - c.capability_floor) * focus)
+        for src in c.feeders[cap]:
+            v = v * ((1.0 - c.spillover) + c.spillover * out[src])
+        out[cap] = v
+    return {k: out[k] for k in CAPABILITY_OUTPUTS}
+
+
+def evaluate_arrays(x: Arrays, c: Compiled) -> dict[str, np.ndarray]:
+    link = linkage_arrays(x, c)
+    return {**link, **capability_arrays(link["smi_connection"], x, c)}
+
+
+# --------------------------------------------------------------------------- pandas API
+
+def _plain(v):
+    """numpy scalars print as np.float64(...); show readers the plain value."""
+    return v.item() if hasattr(v, "item") else v
+
+
+def _columns(df: pd.DataFrame, names: list[str], theory: Theory) -> dict[str, np.ndarray]:
+    """Numeric input columns as arrays; a missing column takes its default, a bad value raises."""
+    spec = theory.inputs.set_index("name")
+    n = len(df)
+    out = {}
+    for name in names:
+        if name in df.columns:
+            a = pd.to_numeric(df[name], errors="coerce").to_numpy(dtype=float)
+            lo, hi = spec.loc[name, "min"], spec.loc[name, "max"]
+            bad = ~((a >= lo) & (a <= hi))  # catches NaN too
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise ValueError(f"input {name!r}, row {df.index[i]!r}: must be a number in [{lo:g}, {hi:g}] "
+                                 f"(value {_plain(df[name].iloc[i])!r})")
+            if spec.loc[name, "kind"] == "start_quarter" and not np.all(a == np.round(a)):
+                i = int(np.flatnonzero(a != np.round(a))[0])
+                raise ValueError(f"input {name!r}, row {df.index[i]!r}: a start quarter must be a whole number "
+                                 f"(value {_plain(df[name].iloc[i])!r})")
+            out[name] = a
+        else:
+            out[name] = np.full(n, float(spec.loc[name, "default"]))
+    return out
+
+
+def linkages(df: pd.DataFrame, theory: Theory | None = None) -> pd.DataFrame:
+    """Five linkage strengths and the overall SMI connection (Malshe 2011), one row per scenario."""
+    c = compiled(theory)
+    x = _columns(df, c.linkage_inputs, c.theory)
+    return pd.DataFrame(linkage_arrays(x, c), index=df.index)
+
+
+def capabilities(df: pd.DataFrame, theory: Theory | None = None) -> pd.DataFrame:
+    """From ``smi_connection`` and the eight levers to functioning, synergy and the five capabilities."""
+    c = compiled(theory)
+    if "smi_connection" not in df.columns:
+        raise ValueError("capabilities() needs an 'smi_connection' column (use evaluate() to derive it from linkages)")
+    conn = pd.to_numeric(df["smi_connection"], errors="coerce").to_numpy(dtype=float)
+    bad = ~((conn >= 0) & (conn <= 1))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"input 'smi_connection', row {df.index[i]!r}: must be a number in [0, 1] (value {_plain(df['smi_connection'].iloc[i])!r})")
+    levers = _columns(df, list(LEVERS), c.theory)
+    return pd.DataFrame(capability_arrays(conn, levers, c), index=df.index)
+
+
+def evaluate(df: pd.DataFrame, theory: Theory | None = None) -> pd.DataFrame:
+    """Linkages and capabilities for every scenario (row) of ``df``."""
+    c = compiled(theory)
+    x = _columns(df, c.linkage_inputs + list(LEVERS), c.theory)
+    return pd.DataFrame(evaluate_arrays(x, c), index=df.index)
+
+
+def scenario(theory: Theory | None = None, **values: float | str) -> pd.DataFrame:
+    """A one-row scenario: every input at its default, overridden by ``values``."""
+    theory = theory or _data.load()
+    row = dict(theory.defaults)
+    unknown = [k for k in values if k not in row]
+    if unknown:
+        raise ValueError(f"unknown input {unknown[0]!r}")
+    row.update(values)
+    return pd.DataFrame([row])
+
+
+def random_scenarios(n: int, seed: int = 0, theory: Theory | None = None) -> pd.DataFrame:
+    """``n`` scenarios with every input drawn uniformly within its range (for tests, benchmarks
+    and "random firm" buttons)."""
+    theory = theory or _data.load()
+    rng = np.random.default_rng(seed)
+    cols = {}
+    for r in theory.inputs.itertuples():
+        if r.kind == "switch":
+            cols[r.name] = rng.choice(_split(r.choices), n)
+        elif r.kind == "start_quarter":
+            cols[r.name] = rng.integers(int(r.min), int(r.max) + 1, n)
+        else:
+            cols[r.name] = rng.uniform(r.min, r.max, n)
+    return pd.DataFrame(cols)
+
+
+def preset(key: str, theory: Theory | None = None) -> pd.DataFrame:
+    """A case preset from ``data/presets.yaml`` as a one-row scenario."""
+    theory = theory or _data.load()
+    p = theory.presets.set_index("key")
+    if key not in p.index:
+        raise KeyError(f"unknown preset {key!r}; known: {', '.join(p.index)}")
+    return p.loc[[key], theory.input_names()].reset_index(drop=True)

@@ -1,0 +1,219 @@
+"""Book components: what a chapter's hidden code cells call (see book/AUTHORING.md).
+
+Each call displays one block of HTML that works in the static site with no kernel: Vega-Lite
+computes explorables in the browser (``smi_charts.charts``), and a small script
+(``smi_charts/static/smi.js``) runs the predict-then-reveal and self-check blocks and keeps the
+reader's answers in the browser. Every chart carries a static fallback: an SVG rendered at the
+starting values, alt text, and the numbers as a table that follows the sliders.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import re
+
+import altair as alt
+import pandas as pd
+import vl_convert as vlc
+from IPython.display import HTML, display
+from markdown_it import MarkdownIt
+
+import smi
+
+from . import charts
+
+_KEY = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_md = MarkdownIt("commonmark")
+
+# Voila lab each explorable links to; the labs are served next to the book (see `make serve`).
+LABS_URL = os.environ.get("SMI_LABS_URL", "http://127.0.0.1:8866/voila/render/")
+LAB_FOR = {"linkages": "linkage_lab.ipynb", "capabilities": "capability_lab.ipynb",
+           "chain": "capability_lab.ipynb", "dynamics": "dysfunction_lab.ipynb"}
+
+
+def _check_key(key: str) -> str:
+    if not isinstance(key, str) or not _KEY.match(key):
+        raise ValueError(f"component key must be lowercase letters, digits and dashes (value {key!r})")
+    return key
+
+
+def _json_for_script(obj) -> str:
+    # "</" would end the <script> element early
+    return json.dumps(obj).replace("</", "<\\/")
+
+
+def _svg_data_uri(chart: alt.TopLevelMixin) -> str:
+    svg = vlc.vegalite_to_svg(chart.to_dict(), vl_version="6.4")
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+def _table_html(df: pd.DataFrame, key: str | None = None, caption: str | None = None) -> str:
+    head = "".join(f"<th scope='col'>{html.escape(str(c))}</th>" for c in df.columns)
+    body = []
+    for _, row in df.iterrows():
+        rid = f" data-output='{html.escape(str(row.iloc[0]))}'" if key else ""
+        cells = "".join(f"<td>{html.escape(f'{v:.3f}' if isinstance(v, float) else str(v))}</td>" for v in row)
+        body.append(f"<tr{rid}>{cells}</tr>")
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return f"<table class='smi-table'>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _figure(key: str, chart: alt.TopLevelMixin, title: str, alt_text: str, numbers: pd.DataFrame,
+            lab: str | None, live: dict | None = None) -> None:
+    """The one HTML shape every chart shares: live chart, fallback image, caption, numbers.
+
+    ``live`` (explorables): the outputs drawn, their labels, the kind and starting values, so
+    the numbers table follows the sliders and tests can recompute what the chart shows.
+    """
+    spec = chart.to_dict()
+    live = live or {"outputs": [], "labels": {}}
+    lab_link = (f" <a class='smi-lab-link' href='{html.escape(LABS_URL + LAB_FOR[lab])}'>"
+                f"Explore further in the Voilà lab</a>.") if lab else ""
+    display(HTML(f"""<figure class="smi-figure" id="smi-{key}">
+<div class="smi-vis" id="smi-{key}-vis" aria-hidden="true"></div>
+<img class="smi-fallback" src="{_svg_data_uri(chart)}" alt="{html.escape(alt_text)}">
+<figcaption>{html.escape(title)}.{lab_link}</figcaption>
+<details class="smi-numbers"><summary>Numbers behind this chart</summary>
+{_table_html(numbers, key=key if live["outputs"] else None)}</details>
+<script type="application/json" id="smi-{key}-spec">{_json_for_script(spec)}</script>
+<script type="application/json" id="smi-{key}-live">{_json_for_script(live)}</script>
+<script>window.smiEmbed && window.smiEmbed("smi-{key}");</script>
+</figure>"""))
+
+
+def _numbers(kind: str, values: dict, exp: charts.Explorable) -> pd.DataFrame:
+    v = charts.explorable_values(kind, values)
+    return pd.DataFrame({"output": [exp.labels[o] for o in exp.outputs], "value": [float(v[o]) for o in exp.outputs]})
+
+
+def _explorer(kind: str, key: str, inputs: list[str] | None, preset: str | None, title: str | None,
+              default_inputs: list[str]) -> None:
+    _check_key(key)
+    theory = smi.load()
+    inputs = list(inputs or default_inputs)
+    known = set(theory.input_names()) | {"smi_connection"}
+    bad = [i for i in inputs if i not in known]
+    if bad:
+        raise ValueError(f"{key}: unknown input {bad[0]!r}")
+    values = charts.default_values(preset, theory)
+    title = title or {"linkages": "Linkage explorer", "capabilities": "Capability explorer",
+                      "chain": "From linkages to capabilities"}[kind]
+    exp = charts.explorable(kind, inputs, values, title, theory)
+    numbers = _numbers(kind, values, exp)
+    start = ", ".join(f"{o.lower()} {v:.2f}" for o, v in zip(numbers.output, numbers.value))
+    alt_text = (f"Bar chart '{title}'. Move the sliders to change: "
+                f"{', '.join(theory.inputs.set_index('name').label.get(i, 'SMI connection') for i in inputs)}. "
+                f"At the starting values{' of preset ' + preset if preset else ''}: {start}.")
+    live = {"outputs": exp.outputs, "labels": exp.labels, "kind": kind,
+            "values": {k: v for k, v in values.items() if not isinstance(v, str)}}
+    _figure(key, exp.chart, title, alt_text, numbers, lab=kind, live=live)
+
+
+def linkage_explorer(key: str, inputs: list[str] | None = None, preset: str | None = None, title: str | None = None) -> None:
+    """Sliders for linkage inputs; bars for the five linkages and the SMI connection (Malshe 2011)."""
+    _explorer("linkages", key, inputs, preset, title, smi.load().input_names("linkages"))
+
+
+def capability_explorer(key: str, inputs: list[str] | None = None, preset: str | None = None, title: str | None = None) -> None:
+    """Sliders for the levers and the SMI connection; bars for functioning, synergy, capabilities (2012)."""
+    _explorer("capabilities", key, inputs, preset, title, [*smi.load().input_names("capabilities"), "smi_connection"])
+
+
+def integrated_explorer(key: str, inputs: list[str], preset: str | None = None, title: str | None = None) -> None:
+    """Sliders for any linkage inputs and levers; bars for the whole chain."""
+    _explorer("chain", key, inputs, preset, title, [])
+
+
+def dysfunction_explorer(key: str, title: str | None = None) -> None:
+    """Pick a starting dysfunction, curve, intervention and start quarter; lines over 40 quarters (2017)."""
+    _check_key(key)
+    title = title or "Dysfunction dynamics"
+    grid = charts.dysfunction_grid()
+    chart = charts.dysfunction_chart(grid, title)
+    first = grid[(grid.start == "communication_paucity") & (grid.curve == "linear") & (grid.intervention == "none")].iloc[0]
+    quarters = [0, 4, 8, 12, 20, 30, 40]
+    numbers = pd.DataFrame({"quarter": quarters, **{charts.SERIES[s]: [float(first[s][q]) for q in quarters]
+                                                   for s in charts.SERIES}})
+    alt_text = (f"Line chart '{title}': the three dysfunctions and SMI functioning over 40 quarters. Menus choose the "
+                "starting dysfunction, the incremental-effects curve, an intervention and its start quarter. "
+                "Starting from communication paucity at 0.5 with no intervention: " +
+                "; ".join(f"quarter {q}: " + ", ".join(f"{charts.SERIES[s].lower()} {first[s][q]:.2f}" for s in charts.SERIES)
+                          for q in (0, 8, 40)) + ".")
+    _figure(key, chart, title, alt_text, numbers, lab="dynamics")
+
+
+def sample_chart(study: str) -> None:
+    """The study's sample, drawn from data/."""
+    chart = charts.sample_chart(study)
+    table = charts.sample_table(study)
+    title = chart.to_dict().get("title", study)
+    alt_text = f"Bar chart: {title}. " + "; ".join(", ".join(str(v) for v in r) for r in table.itertuples(index=False)) + "."
+    _figure(f"sample-{study}", chart, str(title), alt_text, table, lab=None)
+
+
+def table(df: pd.DataFrame, caption: str | None = None) -> None:
+    display(HTML(_table_html(df, caption=caption)))
+
+
+def preset_card(preset: str) -> None:
+    """A case preset's title, source and vignette."""
+    p = smi.load().presets.set_index("key")
+    if preset not in p.index:
+        raise KeyError(f"unknown preset {preset!r}; known: {', '.join(p.index)}")
+    r = p.loc[preset]
+    names = {"malshe2011": "Malshe (2011)", "hughes2012": "Hughes, Le Bon & Malshe (2012)",
+             "malshe2017": "Malshe, Johnson & Viio (2017)"}
+    display(HTML(f"""<aside class="smi-case" aria-label="Case: {html.escape(r.title)}">
+<p class="smi-case-title"><strong>Case: {html.escape(r.title)}</strong></p>
+<p>{html.escape(r.vignette)}</p>
+<p class="smi-case-point"><em>Teaching point:</em> {html.escape(r.teaching_point)}</p>
+<p class="smi-case-source">Source: {names[r.study]}, {html.escape(r.source_section)}. Preset <code>{html.escape(preset)}</code>.</p>
+</aside>"""))
+
+
+def propositions(study: str, numbers: list[str] | None = None) -> None:
+    """The study's propositions (paraphrased) with their sub-items."""
+    p = smi.load().propositions
+    p = p[p.study == study]
+    if numbers:
+        p = p[p.proposition.isin(numbers)]
+    if p.empty:
+        raise ValueError(f"no propositions for study {study!r} {numbers or ''}")
+    rows = pd.DataFrame({"proposition": p.proposition + p["item"].map(lambda i: f"({i})" if i else ""),
+                         "statement (the project's paraphrase)": p.statement, "conditions": p.conditions,
+                         "source": p.source_section})
+    table(rows)
+
+
+def predict_reveal(key: str, prompt: str, options: list[str], answer: int, explanation: str) -> None:
+    """Commit to a prediction, then reveal the explanation (kept in the reader's browser)."""
+    _check_key(key)
+    if not 0 <= answer < len(options):
+        raise ValueError(f"{key}: answer {answer!r} is not an index into {len(options)} options")
+    radios = "".join(
+        f'<label><input type="radio" name="smi-{key}" value="{i}"> {html.escape(o)}</label>' for i, o in enumerate(options))
+    display(HTML(f"""<div class="smi-predict" id="smi-{key}" data-key="{key}" data-answer="{answer}">
+<p class="smi-prompt"><strong>Predict first.</strong> {html.escape(prompt)}</p>
+<fieldset><legend>Your prediction</legend>{radios}</fieldset>
+<button type="button" class="smi-reveal" disabled>Reveal</button>
+<div class="smi-explanation" hidden>{_md.render(explanation)}</div>
+<p class="smi-verdict" role="status" aria-live="polite"></p>
+</div>"""))
+
+
+def self_check(key: str, question: str, options: list[tuple[str, bool, str]]) -> None:
+    """A multiple-choice question; each option explains why it is right or wrong."""
+    _check_key(key)
+    if not any(ok for _, ok, _ in options):
+        raise ValueError(f"{key}: at least one option must be correct")
+    radios = "".join(
+        f'<label><input type="radio" name="smi-{key}" value="{i}" data-correct="{str(bool(ok)).lower()}"'
+        f' data-feedback="{html.escape(_md.renderInline(fb))}"> {html.escape(text)}</label>'
+        for i, (text, ok, fb) in enumerate(options))
+    display(HTML(f"""<div class="smi-selfcheck" id="smi-{key}" data-key="{key}">
+<p class="smi-question"><strong>Check yourself.</strong> {html.escape(question)}</p>
+<fieldset><legend>Choose one answer</legend>{radios}</fieldset>
+<div class="smi-feedback" role="status" aria-live="polite"></div>
+</div>"""))

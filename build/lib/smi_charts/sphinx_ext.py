@@ -1,0 +1,93 @@
+"""Sphinx extension: the book's own assets, accessibility fixes and notebook downloads.
+
+* smi.js / smi.css (components) go on every page;
+* the Vega + Vega-Lite + vega-embed bundle that vl-convert ships (offline, ~0.9 MB) is written
+  into _static/vendor/ and added only to pages that embed a chart;
+* docutils marks a reference list ``role="list"`` but its entries ``role="doc-biblioentry"``,
+  which axe reports as a critical ARIA failure (a list must own list items): entries become
+  ``listitem``;
+* the theme's icon-only sidebar toggles get an accessible name;
+* every chapter written as a MyST notebook is also offered as a Jupyter notebook (.ipynb,
+  converted by jupytext, no outputs) that runs as-is in JupyterLab with the project's environment.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import jupytext
+import vl_convert as vlc
+
+STATIC = Path(__file__).parent / "static"
+BUNDLE = "vendor/vega-embed-bundle.js"
+VL_VERSION = "6.4"  # the Vega-Lite schema Altair 6 writes
+
+
+def _write_assets(app) -> None:
+    if app.builder.format != "html":
+        return
+    out = Path(app.builder.outdir) / "_static"
+    (out / "vendor").mkdir(parents=True, exist_ok=True)
+    # The bundle's top-level names (e.g. `_`) would clash with Sphinx's own scripts in the shared
+    # global scope; a function scope keeps them private (it publishes window.vegaEmbed itself).
+    bundle = vlc.javascript_bundle(vl_version=VL_VERSION)
+    (out / BUNDLE).write_text(f"(function () {{\n{bundle}\n}})();\n", encoding="utf-8")
+    for f in ("smi.js", "smi.css"):
+        shutil.copyfile(STATIC / f, out / f)
+
+
+NOTEBOOKS = "_notebooks"
+
+
+def _notebook_download(app, pagename: str) -> str | None:
+    """Write the page's notebook into the site; return its URL relative to the page."""
+    src = Path(app.env.doc2path(pagename))
+    if src.suffix != ".md" or "kernelspec:" not in src.read_text(encoding="utf-8")[:600]:
+        return None
+    target = Path(app.builder.outdir) / NOTEBOOKS / f"{pagename}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    jupytext.write(jupytext.read(src), target, fmt="ipynb")
+    depth = pagename.count("/")
+    return "../" * depth + f"{NOTEBOOKS}/{pagename}.ipynb"
+
+
+def _page_assets(app, pagename, templatename, context, doctree) -> None:
+    body = context.get("body") or ""
+    if "smiEmbed(" in body:
+        # page-specific: Sphinx restores its JS list before each page (priority: before smi.js)
+        app.add_js_file(BUNDLE, priority=400)
+    body = re.sub(r'(<div class="citation" id="[^"]*") role="doc-biblioentry"', r'\1 role="listitem"', body)
+    if app.builder.name == "html" and doctree is not None:  # not singlehtml (the PDF route)
+        url = _notebook_download(app, pagename)
+        if url:
+            name = pagename.rsplit("/", 1)[-1]
+            body = (f'<p class="smi-download"><a href="{url}" download="{name}.ipynb">Download this chapter as a '
+                    f"Jupyter notebook (.ipynb)</a>: it runs as-is in JupyterLab with the project's environment.</p>\n"
+                    + body)
+    context["body"] = body
+
+
+TOGGLE = '<summary><span class="toctree-toggle" role="presentation">'
+
+
+def _label_nav_toggles(app, exception) -> None:
+    """The theme's sidebar toggles for nested sections are icon-only <summary> elements, which
+    axe reports as unnamed (serious). The sidebar is rendered by the theme's template, after the
+    page body, so the name is added to the written pages."""
+    if exception is not None or app.builder.format != "html":
+        return
+    named = '<summary aria-label="Show or hide this section\'s pages"><span class="toctree-toggle" role="presentation">'
+    for page in Path(app.builder.outdir).rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        if TOGGLE in text:
+            page.write_text(text.replace(TOGGLE, named), encoding="utf-8")
+
+
+def setup(app):
+    app.add_js_file("smi.js", priority=500)
+    app.add_css_file("smi.css")
+    app.connect("builder-inited", _write_assets)
+    app.connect("html-page-context", _page_assets)
+    app.connect("build-finished", _label_nav_toggles)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

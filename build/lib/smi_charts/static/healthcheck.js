@@ -1,0 +1,672 @@
+/* Sales & Marketing, Connected: the SMI health check and the class debrief.
+ *
+ * Everything runs in this browser. The health check keeps the reader's answers in localStorage
+ * (key smi:<page>:<component key>), computes the profile from data the book emits at build
+ * time (smi_charts/healthcheck.py: the question -> input mapping, labels, propositions, the
+ * dysfunction grid and the Vega-Lite spec of the model's chain) and exports answers as a JSON
+ * file (a Blob URL) or a short code. The debrief reads exported files with FileReader; nothing
+ * is sent anywhere.
+ *
+ * The charts need the book's offline Vega bundle, which smi_charts/sphinx_ext.py adds to every
+ * page whose HTML mentions smiEmbed( -- as this inlined file does.
+ */
+(function () {
+  "use strict";
+  if (window.smiHealth) { return; }
+
+  var PAGE = location.pathname.replace(/index\.html$/, "");
+  function storeKey(key) { return "smi:" + PAGE + ":" + key; }
+  function load(key) { try { return JSON.parse(localStorage.getItem(storeKey(key))); } catch (e) { return null; } }
+  function save(key, value) { try { localStorage.setItem(storeKey(key), JSON.stringify(value)); } catch (e) { /* private mode */ } }
+  function forget(key) { try { localStorage.removeItem(storeKey(key)); } catch (e) { /* ignore */ } }
+
+  /* A DOM element; children are nodes or strings (set as text, never parsed as HTML). */
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    (children || []).forEach(function (c) {
+      node.appendChild(typeof c === "string" ? document.createTextNode(c) : c);
+    });
+    return node;
+  }
+  function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
+  function fmt(v, digits) { return Number(v).toFixed(digits === undefined ? 3 : digits); }
+  function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
+  function questionsText(numbers) {
+    if (!numbers.length) { return ""; }
+    return (numbers.length === 1 ? "question " : "questions ") + numbers.join(", ");
+  }
+
+  /* Values ranked the way smi.healthcheck ranks them: rounded, ties broken by name. */
+  function ranked(values, ascending, digits) {
+    var f = Math.pow(10, digits);
+    function r(v) { return Math.round(v * f) / f; }
+    return Object.keys(values).sort(function (a, b) {
+      var va = r(values[a]), vb = r(values[b]);
+      if (va !== vb) { return ascending ? va - vb : vb - va; }
+      return a < b ? -1 : (a > b ? 1 : 0);
+    });
+  }
+
+  // ------------------------------------------------------------------ answers -> inputs
+
+  function validAnswer(v, points) {
+    return typeof v === "number" && isFinite(v) && Math.floor(v) === v && v >= 1 && v <= points;
+  }
+
+  /* Problems with a set of answers, naming every offending question id (as smi.healthcheck does). */
+  function answerProblems(data, answers) {
+    if (!answers || typeof answers !== "object" || Array.isArray(answers)) {
+      return ["answers must map each question id to an answer 1-" + data.points];
+    }
+    var known = {}, missing = [], invalid = [], unknown = [];
+    data.questions.forEach(function (q) {
+      known[q.id] = true;
+      if (!(q.id in answers)) { missing.push(q.id); }
+      else if (!validAnswer(answers[q.id], data.points)) { invalid.push(q.id + " (value " + JSON.stringify(answers[q.id]) + ")"); }
+    });
+    Object.keys(answers).forEach(function (k) { if (!known[k]) { unknown.push(JSON.stringify(k)); } });
+    var out = [];
+    if (missing.length) { out.push("no answer for question" + (missing.length > 1 ? "s " : " ") + missing.join(", ")); }
+    if (invalid.length) { out.push("answer must be a whole number 1-" + data.points + " for " + invalid.join(", ")); }
+    if (unknown.length) { out.push("unknown question id" + (unknown.length > 1 ? "s " : " ") + unknown.join(", ")); }
+    return out;
+  }
+
+  function rescale(answer, sign, points) {
+    var v = (answer - 1) / (points - 1);
+    return sign === "-" ? 1 - v : v;
+  }
+
+  /* Each input the questions set: the mean of its questions' rescaled answers. */
+  function mappedInputs(data, answers) {
+    var out = {};
+    Object.keys(data.weights).forEach(function (name) {
+      var pairs = data.weights[name], sum = 0;
+      pairs.forEach(function (p) { sum += rescale(answers[p[0]], p[1], data.points); });
+      out[name] = sum / pairs.length;
+    });
+    return out;
+  }
+
+  function ordered(data, answers) {
+    var out = {};
+    data.questions.forEach(function (q) { out[q.id] = answers[q.id]; });
+    return out;
+  }
+
+  // ------------------------------------------------------------------ short codes and exports
+
+  function b64url(s) { return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, ""); }
+  function unb64url(s) {
+    s = s.replace(/-/g, "+").replace(/_/g, "/");
+    while (s.length % 4) { s += "="; }
+    return atob(s);
+  }
+
+  function encodeCode(data, answers) {
+    var digits = data.questions.map(function (q) { return String(answers[q.id]); }).join("");
+    return data.codePrefix + "." + data.fingerprint + "." + b64url(digits);
+  }
+
+  function decodeCode(data, code) {
+    var parts = String(code).trim().split(".");
+    if (parts.length !== 3 || parts[0] !== data.codePrefix) {
+      throw new Error("not a health-check code (expected " + data.codePrefix + ".<fingerprint>.<answers>)");
+    }
+    if (parts[1] !== data.fingerprint) {
+      throw new Error("made with a different version of the questionnaire (fingerprint '" + parts[1] +
+                      "', this book's is '" + data.fingerprint + "')");
+    }
+    var digits;
+    try { digits = unb64url(parts[2]); } catch (e) { throw new Error("its answers are not valid base64"); }
+    var re = new RegExp("^[1-" + data.points + "]*$");
+    if (digits.length !== data.questions.length || !re.test(digits)) {
+      throw new Error("it must carry " + data.questions.length + " answers, each 1-" + data.points);
+    }
+    var answers = {};
+    data.questions.forEach(function (q, i) { answers[q.id] = Number(digits[i]); });
+    return answers;
+  }
+
+  function exportDoc(data, answers) {
+    return { format: data.format, version: data.version, answers: ordered(data, answers), inputs: mappedInputs(data, answers) };
+  }
+
+  /* The answers of an exported document, or an Error saying what is wrong with it. */
+  function readExport(data, doc) {
+    if (!doc || typeof doc !== "object" || Array.isArray(doc)) { throw new Error("not a health-check export (expected a JSON object)"); }
+    if (doc.format !== data.format) {
+      throw new Error("not a health-check export (format " + JSON.stringify(doc.format) + ", expected '" + data.format + "')");
+    }
+    if (doc.version !== data.version) { throw new Error("unsupported version " + JSON.stringify(doc.version) + " (this book reads version " + data.version + ")"); }
+    var problems = answerProblems(data, doc.answers);
+    if (problems.length) { throw new Error("health check answers: " + problems.join("; ")); }
+    if (!doc.inputs || typeof doc.inputs !== "object" || Array.isArray(doc.inputs)) { throw new Error("field 'inputs' must be an object of input values"); }
+    var mapped = mappedInputs(data, doc.answers);
+    Object.keys(mapped).forEach(function (name) {
+      var s = doc.inputs[name];
+      if (typeof s !== "number" || !(Math.abs(s - mapped[name]) <= 1e-6)) {
+        throw new Error("its inputs do not follow from its answers under this questionnaire (input '" + name +
+                        "': stated " + JSON.stringify(s) + ", answers give " + mapped[name] + ")");
+      }
+    });
+    return ordered(data, doc.answers);
+  }
+
+  // ------------------------------------------------------------------ the model in the browser
+
+  /* A headless Vega view of the chain explorable: set the inputs, read every computed field.
+   * (vega-embed into an element that is never shown, with no renderer: the bundle publishes
+   * vegaEmbed, not a usable `vega` global.) */
+  function Model(spec) {
+    this.params = {};
+    var self = this;
+    (spec.params || []).forEach(function (p) { self.params[p.name] = true; });
+    this.queue = window.vegaEmbed(document.createElement("div"), spec, { actions: false, renderer: "none" })
+      .then(function (res) { self.view = res.view; });
+    this.dataset = null;
+  }
+
+  function applyInputs(view, params, inputs) {
+    Object.keys(inputs).forEach(function (n) { if (params[n]) { view.signal(n, inputs[n]); } });
+  }
+
+  function foldedRows(view, known) {
+    if (known) { return { name: known, rows: view.data(known) }; }
+    var names = Object.keys(view.getState({ data: function () { return true; }, signals: function () { return false; } }).data || {});
+    for (var i = 0; i < names.length; i++) {
+      var rows;
+      try { rows = view.data(names[i]); } catch (e) { continue; }
+      if (rows && rows.length && "output" in rows[0] && "value" in rows[0] && "smi_functioning" in rows[0]) {
+        return { name: names[i], rows: rows };
+      }
+    }
+    throw new Error("the chain chart has no output data");
+  }
+
+  Model.prototype.run = function (inputs) {
+    var self = this;
+    var job = this.queue.then(function () {
+      applyInputs(self.view, self.params, inputs);
+      return self.view.runAsync();
+    }).then(function () {
+      var found = foldedRows(self.view, self.dataset);
+      self.dataset = found.name;
+      var out = {};
+      Object.keys(found.rows[0]).forEach(function (k) { if (typeof found.rows[0][k] === "number") { out[k] = found.rows[0][k]; } });
+      return out;
+    });
+    this.queue = job.catch(function () { /* the caller reports it */ });
+    return job;
+  };
+
+  var STALE = { stale: true };  // thrown to drop a computation the reader has overtaken
+
+  /* The whole profile, computed the way smi.healthcheck.profile computes it. */
+  function computeProfile(data, model, inputs, isStale) {
+    var result = { inputs: inputs };
+    function check() { if (isStale && isStale()) { throw STALE; } }
+    return model.run(inputs).then(function (now) {
+      result.now = now;
+      var firstNow = now[data.firstOutput], atMin = {}, atMax = {};
+      var chain = Promise.resolve();
+      data.actionable.forEach(function (name) {
+        var meta = data.inputs[name];
+        chain = chain.then(function () {
+          check();
+          var x = Object.assign({}, inputs); x[name] = meta.min; return model.run(x);
+        }).then(function (r) {
+          atMin[name] = r[data.firstOutput];
+          var x = Object.assign({}, inputs); x[name] = meta.max; return model.run(x);
+        }).then(function (r) { atMax[name] = r[data.firstOutput]; });
+      });
+      return chain.then(function () {
+        var gains = {}, moves = {}, all = {};
+        data.actionable.forEach(function (name) {
+          var up = atMax[name] - firstNow, down = atMin[name] - firstNow;
+          var g = Math.max(Math.max(up, down), 0);
+          all[name] = g;
+          moves[name] = g > 0 ? (up >= down ? "raise" : "lower") : "none";
+          if (Math.round(g * Math.pow(10, data.round)) > 0) { gains[name] = g; }
+        });
+        result.work = ranked(gains, false, data.round).slice(0, data.workOnFirst).map(function (name) {
+          return { input: name, value: inputs[name], gain: all[name], move: moves[name] };
+        });
+        return result;
+      });
+    }).then(function () {
+      var now = result.now;
+      // weakest links: the lowest linkages (each with the input holding it back most) and levers
+      var link = {}, lev = {};
+      Object.keys(data.linkages).forEach(function (k) { link[k] = now[k]; });
+      data.levers.forEach(function (lv) { lev[lv] = inputs[lv]; });
+      result.weakest = ranked(link, true, data.round).slice(0, data.weakestPerLayer).map(function (k) {
+        var vals = {};
+        data.linkages[k].members.forEach(function (m) { vals[m] = inputs[m]; });
+        var held = ranked(vals, true, data.round)[0];
+        return { layer: "linkage", name: k, value: link[k], held: held, heldValue: inputs[held] };
+      }).concat(ranked(lev, true, data.round).slice(0, data.weakestPerLayer).map(function (lv) {
+        return { layer: "lever", name: lv, value: lev[lv], held: lv, heldValue: lev[lv] };
+      }));
+      // starting dysfunctions at or above the alert level, strongest first
+      var starts = {};
+      data.dysfunctions.forEach(function (d) { starts[d.input] = inputs[d.input]; });
+      result.alerts = ranked(starts, false, data.round).filter(function (n) { return starts[n] >= data.alertLevel; });
+      // dysfunction risk from the grid the book precomputed with smi.summarize
+      var g = data.grid, idx = 0;
+      g.inputs.forEach(function (name, i) { idx = idx * (g.steps[i] + 1) + Math.round(inputs[name] * g.steps[i]); });
+      var cell = g.values[idx], field = {};
+      g.fields.forEach(function (f, i) { field[f] = cell[i]; });
+      var conn0 = 0, eroded = 0;
+      Object.keys(data.linkageWeights).forEach(function (k) {
+        conn0 += data.linkageWeights[k] * now[k];
+        eroded += data.linkageWeights[k] * now[k] * field["erosion_" + k];
+      });
+      result.dysfunction = {
+        cumulative_dysfunction: field.cumulative_dysfunction, final_dysfunction: field.final_dysfunction,
+        peak_dysfunction: field.peak_dysfunction,
+        functioning_loss: now.smi_functioning > 0 && conn0 > 0 ? 1 - eroded / conn0 : 0
+      };
+      return result;
+    });
+  }
+
+  function embed(vis, spec) {
+    return window.vegaEmbed(vis, spec, { actions: false, renderer: "svg" }).then(function (res) {
+      (window.smiViews = window.smiViews || {})[vis.id.replace(/-vis$/, "")] = res.view;
+      return res;
+    });
+  }
+
+  function setValue(table, name, value) {
+    var tr = table.querySelector("tr[data-output='" + name + "']");
+    if (!tr) { return; }
+    var td = tr.querySelector("td");
+    td.textContent = fmt(value);
+    td.setAttribute("data-value", String(value));
+  }
+
+  // ------------------------------------------------------------------ the health check
+
+  function initCheck(rootId) {
+    var root = document.getElementById(rootId);
+    if (!root || root.dataset.ready) { return; }
+    root.dataset.ready = "1";
+    var data = JSON.parse(document.getElementById(rootId + "-data").textContent);
+    var key = data.key;
+    var status = document.getElementById(rootId + "-status");
+    var message = document.getElementById(rootId + "-message");
+    var profileBox = document.getElementById(rootId + "-profile");
+    var exportBtn = root.querySelector(".smi-hc-export"), codeBtn = root.querySelector(".smi-hc-makecode");
+    var codeBox = root.querySelector(".smi-hc-codebox"), codeField = root.querySelector(".smi-hc-code");
+    var number = {};
+    data.questions.forEach(function (q) { number[q.id] = q.number; });
+
+    var answers = {};
+    var stored = load(key);
+    if (stored && stored.answers && typeof stored.answers === "object") {
+      data.questions.forEach(function (q) {
+        if (validAnswer(stored.answers[q.id], data.points)) { answers[q.id] = stored.answers[q.id]; }
+      });
+    }
+
+    var model = null, chartView = null, chartReady = null, seq = 0;
+    function ensureModel() {
+      if (!model) { model = new Model(data.chain); }
+      if (!chartReady) {
+        chartReady = embed(document.getElementById(rootId + "-chart-vis"), data.chain).then(function (res) {
+          chartView = res.view;
+          return res.view;
+        });
+      }
+    }
+
+    function syncRadios() {
+      root.querySelectorAll(".smi-hc-q").forEach(function (fs) {
+        var a = answers[fs.dataset.qid];
+        fs.querySelectorAll("input[type=radio]").forEach(function (r) { r.checked = Number(r.value) === a; });
+      });
+    }
+
+    function missingIds() { return data.questions.filter(function (q) { return !(q.id in answers); }); }
+
+    function showStatus(missing) {
+      clear(status);
+      if (!missing.length) {
+        status.appendChild(el("p", {}, ["All " + data.questions.length + " questions answered: your profile is below."]));
+        return;
+      }
+      var done = data.questions.length - missing.length;
+      status.appendChild(el("p", {}, [done + " of " + data.questions.length + " questions answered. Your profile appears " +
+        "once every question is answered. Still unanswered:"]));
+      status.appendChild(el("ul", { "class": "smi-hc-missing" }, missing.map(function (q) {
+        return el("li", { "data-qid": q.id }, [el("a", { href: "#" + rootId + "-q-" + q.id }, ["Question " + q.number])]);
+      })));
+    }
+
+    function renderProfile(p) {
+      var now = p.now;
+      ["language", "structure", "process", "social", "philosophical", "smi_connection", "lever_integration",
+       "smi_functioning", "synergy"].concat(data.capabilities).forEach(function (name) {
+        setValue(document.getElementById(rootId + "-chain"), name, now[name]);
+      });
+      data.levers.forEach(function (lv) { setValue(document.getElementById(rootId + "-levers"), lv, p.inputs[lv]); });
+      var dys = document.getElementById(rootId + "-dysfunction");
+      data.dysfunctions.forEach(function (d) { setValue(dys, d.input, p.inputs[d.input]); });
+      Object.keys(p.dysfunction).forEach(function (k) { setValue(dys, k, p.dysfunction[k]); });
+
+      var alertsBox = root.querySelector(".smi-hc-alerts-box"), alerts = root.querySelector(".smi-hc-alerts");
+      clear(alerts);
+      p.alerts.forEach(function (name) {
+        var meta = data.inputs[name];
+        alerts.appendChild(el("li", { "data-input": name, "data-value": String(p.inputs[name]) }, [
+          el("strong", {}, [meta.label]), ": " + fmt(p.inputs[name], 2) + " (" + questionsText(meta.questions) + "). " + meta.cite + "."]));
+      });
+      alertsBox.hidden = !p.alerts.length;
+
+      var first = root.querySelector(".smi-hc-first");
+      clear(first);
+      p.work.forEach(function (w) {
+        var meta = data.inputs[w.input];
+        var end = w.move === "lower" ? "the bottom" : "the top";
+        first.appendChild(el("li", { "data-input": w.input, "data-gain": String(w.gain) }, [
+          el("strong", {}, [meta.label]), ": " + (w.move === "lower" ? "lower" : "raise") + " it (now " + fmt(w.value, 2) +
+          "). Moved alone to " + end + " of its range, it would raise SMI functioning by " + fmt(w.gain) + ". Asked in " +
+          questionsText(meta.questions) + ". " + meta.cite + "."]));
+      });
+      if (!p.work.length) {
+        first.appendChild(el("li", {}, ["No single input would raise SMI functioning: everything you can move is already at its best."]));
+      }
+
+      var weakest = root.querySelector(".smi-hc-weakest");
+      clear(weakest);
+      p.weakest.forEach(function (w) {
+        var children;
+        if (w.layer === "linkage") {
+          var lk = data.linkages[w.name], held = data.inputs[w.held];
+          children = [el("strong", {}, [lk.label]), ": " + fmt(w.value) + ". Held back most by " + held.label.toLowerCase() +
+            " (" + fmt(w.heldValue, 2) + "; " + questionsText(held.questions) + "). " + lk.cite + "; " + held.cite + "."];
+        } else {
+          var lv = data.inputs[w.name];
+          children = [el("strong", {}, [lv.label]), " (lever): " + fmt(w.value, 2) + " (" + questionsText(lv.questions) + "). " + lv.cite + "."];
+        }
+        weakest.appendChild(el("li", { "data-layer": w.layer, "data-name": w.name, "data-value": String(w.value),
+                                       "data-held": w.held }, children));
+      });
+    }
+
+    function refresh() {
+      var missing = missingIds();
+      showStatus(missing);
+      var complete = !missing.length;
+      exportBtn.disabled = !complete;
+      codeBtn.disabled = !complete;
+      if (!complete) {
+        profileBox.hidden = true;
+        codeBox.hidden = true;
+        root.removeAttribute("data-profile");
+        return Promise.resolve(null);
+      }
+      ensureModel();
+      var mine = ++seq;
+      var inputs = mappedInputs(data, answers);
+      profileBox.hidden = false;
+      root.setAttribute("data-profile", "computing");
+      return computeProfile(data, model, inputs, function () { return mine !== seq; }).then(function (p) {
+        if (mine !== seq) { return null; }
+        renderProfile(p);
+        return chartReady.then(function (view) {
+          applyInputs(view, model.params, inputs);
+          return view.runAsync();
+        }).then(function () {
+          if (mine !== seq) { return null; }
+          root.setAttribute("data-profile", "ready");
+          root.dispatchEvent(new CustomEvent("smi:profile", { bubbles: true }));
+          return p;
+        });
+      }).catch(function (err) {
+        if (err !== STALE) { console.error("health check " + rootId + ": " + err); }
+      });
+    }
+
+    function persist() { save(key, { answers: ordered(data, answers) }); }
+
+    root.querySelectorAll(".smi-hc-q input[type=radio]").forEach(function (r) {
+      r.addEventListener("change", function () {
+        var qid = r.closest(".smi-hc-q").dataset.qid;
+        answers[qid] = Number(r.value);
+        persist();
+        if (codeBox.hidden === false) { codeField.value = missingIds().length ? "" : encodeCode(data, answers); }
+        refresh();
+      });
+    });
+
+    root.querySelector(".smi-hc-clear").addEventListener("click", function () {
+      forget(key);
+      answers = {};
+      syncRadios();
+      codeField.value = "";
+      codeBox.hidden = true;
+      message.textContent = "Your answers were cleared from this browser.";
+      refresh();
+    });
+
+    exportBtn.addEventListener("click", function () {
+      if (missingIds().length) { return; }
+      var blob = new Blob([JSON.stringify(exportDoc(data, answers), null, 2) + "\n"], { type: "application/json" });
+      var url = URL.createObjectURL(blob);
+      var a = el("a", { href: url, download: "smi-healthcheck.json" }, []);
+      a.style.display = "none";
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(function () { URL.revokeObjectURL(url); }, 2000);
+      message.textContent = "Your answers were saved as smi-healthcheck.json in your downloads.";
+    });
+
+    codeBtn.addEventListener("click", function () {
+      if (missingIds().length) { return; }
+      codeField.value = encodeCode(data, answers);
+      codeBox.hidden = false;
+      codeField.focus();
+      codeField.select();
+    });
+
+    root.querySelector(".smi-hc-copy").addEventListener("click", function () {
+      var code = codeField.value;
+      function fallback() {
+        codeField.focus();
+        codeField.select();
+        var ok = false;
+        try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+        message.textContent = ok ? "Code copied." : "Select the code and copy it with Ctrl+C (Cmd+C on a Mac).";
+      }
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(code).then(function () { message.textContent = "Code copied."; }, fallback);
+      } else {
+        fallback();
+      }
+    });
+
+    root.querySelector(".smi-hc-restore-button").addEventListener("click", function () {
+      var field = root.querySelector(".smi-hc-restore-input");
+      try {
+        answers = decodeCode(data, field.value);
+      } catch (err) {
+        message.textContent = "That code could not be used: " + err.message + ".";
+        return;
+      }
+      persist();
+      syncRadios();
+      field.value = "";
+      message.textContent = "Answers restored from the code.";
+      refresh();
+    });
+
+    syncRadios();
+    refresh();
+    (window.smiHealthChecks = window.smiHealthChecks || {})[rootId] = {
+      answers: function () { return ordered(data, answers); }, refresh: refresh
+    };
+  }
+
+  // ------------------------------------------------------------------ the class debrief
+
+  function basename(path) { return String(path).split("/").pop(); }
+  function stem(path) { var b = basename(path); var i = b.lastIndexOf("."); return i > 0 ? b.slice(0, i) : b; }
+
+  function initDebrief(rootId) {
+    var root = document.getElementById(rootId);
+    if (!root || root.dataset.ready) { return; }
+    root.dataset.ready = "1";
+    var data = JSON.parse(document.getElementById(rootId + "-data").textContent);
+    var report = document.getElementById(rootId + "-report");
+    var classBox = root.querySelector(".smi-hc-class");
+    var vis = document.getElementById(rootId + "-chart-vis");
+    var summary = document.getElementById(rootId + "-summary").querySelector("tbody");
+    var entries = [];  // {key, source, firm, answers} or {key, source, error}
+    var model = null, current = null, seq = 0;
+
+    function put(list) {
+      list.forEach(function (e) {
+        var at = -1;
+        entries.forEach(function (x, i) { if (x.key === e.key) { at = i; } });
+        if (at >= 0) { entries[at] = e; } else { entries.push(e); }
+      });
+    }
+
+    /* One file's health checks, or its error; a bad file never stops the others. */
+    function parseFile(source, text) {
+      var out = [];
+      try {
+        if (/\.txt$/i.test(source)) {
+          var lines = text.split(/\r?\n/).map(function (s) { return s.trim(); }).filter(Boolean);
+          if (!lines.length) { throw new Error("holds no codes"); }
+          lines.forEach(function (ln, i) {
+            var answers;
+            try { answers = decodeCode(data, ln); } catch (err) { throw new Error("line " + (i + 1) + ": " + err.message); }
+            out.push({ key: source + "#" + (i + 1), source: source, firm: lines.length > 1 ? stem(source) + " #" + (i + 1) : stem(source), answers: answers });
+          });
+        } else {
+          var doc;
+          try { doc = JSON.parse(text.replace(/^\ufeff/, "")); } catch (err) { throw new Error("not valid JSON (" + err.message + ")"); }
+          out.push({ key: source, source: source, firm: stem(source), answers: readExport(data, doc) });
+        }
+      } catch (err) {
+        return [{ key: source, source: source, error: err.message }];
+      }
+      return out;
+    }
+
+    function readFiles(files) {
+      var list = Array.prototype.slice.call(files).filter(function (f) {
+        return basename(f.webkitRelativePath || f.name).charAt(0) !== ".";  // hidden files (e.g. .DS_Store)
+      });
+      return Promise.all(list.map(function (f) {
+        var source = f.webkitRelativePath || f.name;
+        // entries of a .txt file are keyed by line: drop the file's previous ones first
+        entries = entries.filter(function (e) { return e.source !== source; });
+        return f.text().then(function (text) { return parseFile(source, text); },
+                             function (err) { return [{ key: source, source: source, error: "cannot be read (" + err + ")" }]; });
+      })).then(function (results) {
+        results.forEach(put);
+        return render();
+      });
+    }
+
+    function renderReport(valid, bad) {
+      clear(report);
+      if (!valid.length && !bad.length) { report.appendChild(el("p", {}, ["No health checks loaded yet."])); return; }
+      report.appendChild(el("p", { "class": "smi-hc-count" }, [plural(valid.length, "health check") + " loaded" +
+        (valid.length ? ": " + valid.map(function (e) { return e.firm; }).join(", ") : "") + "."]));
+      if (bad.length) {
+        report.appendChild(el("p", {}, [plural(bad.length, "file or code") + " skipped because " +
+          (bad.length === 1 ? "it is" : "they are") + " malformed:"]));
+        report.appendChild(el("ul", { "class": "smi-hc-skipped" }, bad.map(function (e) {
+          return el("li", { "data-name": e.source }, [el("strong", {}, [e.source]), ": " + e.error]);
+        })));
+      }
+    }
+
+    function render() {
+      var valid = entries.filter(function (e) { return !e.error; });
+      var bad = entries.filter(function (e) { return e.error; });
+      renderReport(valid, bad);
+      var mine = ++seq;
+      if (!valid.length) {
+        classBox.hidden = true;
+        root.removeAttribute("data-firms");
+        return Promise.resolve();
+      }
+      model = model || new Model(data.chain);
+      var rows = [], chain = Promise.resolve();
+      valid.forEach(function (e) {
+        var inputs = mappedInputs(data, e.answers);
+        chain = chain.then(function () { return model.run(inputs); }).then(function (now) {
+          data.classMeasures.forEach(function (m) {
+            var v = m.measure in inputs ? inputs[m.measure] : now[m.measure];
+            rows.push({ firm: e.firm, group: m.group, measure: m.measure, label: m.label, value: v });
+          });
+        });
+      });
+      return chain.then(function () {
+        if (mine !== seq) { return; }
+        renderSummary(rows);
+        var spec = JSON.parse(JSON.stringify(data.classSpec));
+        spec.datasets = { firms: rows };
+        spec.title = { text: "Where the class's firms stand", subtitle: plural(valid.length, "firm") };
+        classBox.hidden = false;
+        if (current) { current.finalize(); current = null; }
+        return embed(vis, spec).then(function (res) {
+          if (mine !== seq) { res.finalize(); return; }
+          current = res;
+          root.setAttribute("data-firms", String(valid.length));
+          root.dispatchEvent(new CustomEvent("smi:debrief", { bubbles: true }));
+        });
+      }).catch(function (err) { console.error("debrief " + rootId + ": " + err); });
+    }
+
+    function renderSummary(rows) {
+      clear(summary);
+      data.classMeasures.forEach(function (m) {
+        var vals = rows.filter(function (r) { return r.measure === m.measure; }).map(function (r) { return r.value; });
+        vals.sort(function (a, b) { return a - b; });
+        var n = vals.length, mean = vals.reduce(function (s, v) { return s + v; }, 0) / n;
+        var median = n % 2 ? vals[(n - 1) / 2] : (vals[n / 2 - 1] + vals[n / 2]) / 2;
+        summary.appendChild(el("tr", { "data-measure": m.measure }, [
+          el("th", { scope: "row" }, [m.label]), el("td", {}, [String(n)]), el("td", { "data-value": String(mean) }, [fmt(mean)]),
+          el("td", {}, [fmt(vals[0])]), el("td", {}, [fmt(median)]), el("td", {}, [fmt(vals[n - 1])])]));
+      });
+    }
+
+    root.querySelector(".smi-hc-folder").addEventListener("change", function (ev) { readFiles(ev.target.files); });
+    root.querySelector(".smi-hc-files").addEventListener("change", function (ev) { readFiles(ev.target.files); });
+    root.querySelector(".smi-hc-addcodes").addEventListener("click", function () {
+      var box = root.querySelector(".smi-hc-codes");
+      entries = entries.filter(function (e) { return e.source.indexOf("pasted code ") !== 0; });
+      box.value.split(/\r?\n/).map(function (s) { return s.trim(); }).filter(Boolean).forEach(function (code, i) {
+        var source = "pasted code " + (i + 1);
+        try {
+          put([{ key: source, source: source, firm: source, answers: decodeCode(data, code) }]);
+        } catch (err) {
+          put([{ key: source, source: source, error: err.message }]);
+        }
+      });
+      render();
+    });
+    root.querySelector(".smi-hc-clearall").addEventListener("click", function () {
+      entries = [];
+      root.querySelectorAll("input[type=file]").forEach(function (i) { i.value = ""; });
+      root.querySelector(".smi-hc-codes").value = "";
+      if (current) { current.finalize(); current = null; }
+      render();
+    });
+  }
+
+  window.smiHealth = {
+    initCheck: initCheck, initDebrief: initDebrief,
+    // for tests: the same functions the components use
+    mappedInputs: mappedInputs, encodeCode: encodeCode, decodeCode: decodeCode, readExport: readExport
+  };
+})();

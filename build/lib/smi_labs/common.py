@@ -1,0 +1,330 @@
+"""What every lab shares: URL state, presets, explanations, sensitivity, export, layout.
+
+Controls only wire the model (``smi``) to the chart builders (``smi_charts.charts``): no model
+logic lives here.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+from urllib.parse import parse_qsl, urlencode
+
+import altair as alt
+import ipywidgets as W
+import pandas as pd
+import vl_convert as vlc
+
+import smi
+from smi.data import Theory, _split
+from smi_charts import charts
+
+VL = "6.4"
+alt.JupyterChart.enable_offline()  # the chart's JavaScript travels with the widget: no CDN
+
+
+# --------------------------------------------------------------------------- URL state
+
+@dataclass
+class UrlState:
+    """Inputs read from a query string, with a notice for everything that was not taken as is."""
+
+    values: dict[str, float | str] = field(default_factory=dict)
+    preset: str | None = None
+    notices: list[str] = field(default_factory=list)
+
+
+def parse_query(query: str | None, allowed: list[str], theory: Theory) -> UrlState:
+    """Validate a query string: unknown names are ignored, out-of-range numbers clamped, and
+    each such case gets a notice. Never raises on user input."""
+    state = UrlState()
+    if not query:
+        return state
+    spec = theory.inputs.set_index("name")
+    presets = set(theory.presets.key)
+    try:
+        pairs = parse_qsl(query.lstrip("?"), keep_blank_values=True, strict_parsing=False, max_num_fields=200)
+    except ValueError as err:
+        state.notices.append(f"The link could not be read ({err}); the lab starts from its defaults.")
+        return state
+    for name, raw in pairs:
+        if name == "preset":
+            if raw in presets:
+                state.preset = raw
+            else:
+                state.notices.append(f"Unknown preset {raw!r} in the link was ignored.")
+            continue
+        if name not in allowed:
+            state.notices.append(f"Unknown parameter {name!r} in the link was ignored.")
+            continue
+        s = spec.loc[name]
+        if s.kind == "switch":
+            choices = _split(s.choices)
+            if raw in choices:
+                state.values[name] = raw
+            else:
+                state.notices.append(f"{s.label}: {raw!r} is not one of {', '.join(choices)}; ignored.")
+            continue
+        try:
+            v = float(raw)
+        except ValueError:
+            state.notices.append(f"{s.label}: {raw!r} is not a number; ignored.")
+            continue
+        if not math.isfinite(v):
+            state.notices.append(f"{s.label}: {raw!r} is not a finite number; ignored.")
+            continue
+        lo, hi = float(s["min"]), float(s["max"])
+        clamped = min(max(v, lo), hi)
+        if s.kind == "start_quarter":
+            clamped = float(round(clamped))
+        if clamped != v:
+            state.notices.append(f"{s.label}: {raw} is outside [{lo:g}, {hi:g}]; set to {clamped:g}.")
+        state.values[name] = clamped
+    return state
+
+
+def query_string() -> str | None:
+    """The page's query string under Voila (also with preheated kernels); None elsewhere."""
+    try:
+        from voila.utils import get_query_string
+    except ImportError:  # outside a Voila environment
+        return None
+    return get_query_string()
+
+
+def share_query(values: dict[str, float | str], names: list[str], preset: str | None = None) -> str:
+    """A query string that restores ``names`` (after the preset, if one was loaded)."""
+    pairs = [("preset", preset)] if preset else []
+    pairs += [(n, f"{values[n]:.4g}" if isinstance(values[n], float) else str(values[n])) for n in names]
+    return "?" + urlencode(pairs)
+
+
+# --------------------------------------------------------------------------- rendering helpers
+
+def svg(chart: alt.TopLevelMixin) -> str:
+    """A chart as inline SVG (for panels that change rarely); scales down on narrow screens."""
+    out = vlc.vegalite_to_svg(chart.to_dict(), vl_version=VL)
+    return out.replace("<svg ", '<svg style="max-width:100%;height:auto" ', 1)
+
+
+def table_html(df: pd.DataFrame, caption: str) -> str:
+    head = "".join(f"<th scope='col'>{html.escape(str(c))}</th>" for c in df.columns)
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(f'{v:.3f}' if isinstance(v, float) else str(v))}</td>" for v in r)
+                   + "</tr>" for r in df.itertuples(index=False))
+    return (f"<table class='smi-lab-table'><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead>"
+            f"<tbody>{rows}</tbody></table>")
+
+
+def csv_link(df: pd.DataFrame, filename: str, text: str) -> str:
+    data = base64.b64encode(df.to_csv(index=False).encode()).decode()
+    return (f'<a class="smi-export" download="{html.escape(filename)}" '
+            f'href="data:text/csv;base64,{data}">{html.escape(text)}</a>')
+
+
+CSS = """<style>
+.smi-lab { max-width: 1100px; font-size: 15px; }
+.smi-lab .widget-label { min-width: 14em; }
+.smi-lab-table { border-collapse: collapse; margin: 0.4em 0; }
+.smi-lab-table th, .smi-lab-table td { border: 1px solid #767676; padding: 0.15em 0.5em; text-align: left; }
+.smi-lab-table caption { text-align: left; font-weight: 600; }
+.smi-notice { background: #fff4e5; border-left: 4px solid #D55E00; padding: 0.4em 0.8em; color: #5a2a00; }
+.smi-lab-ready { color: #1b5e20; }
+.smi-lab a { color: #004f7c; }
+/* JupyterLab's grey for inactive tabs and closed accordion titles (#6d6d6d on #eeeeee, 4.45:1)
+   misses WCAG AA's 4.5:1: darken it */
+.smi-lab .lm-TabBar-tab, .smi-lab .jupyter-widget-Collapse-header, .smi-lab .p-Collapse-header { color: #333 !important; }
+@media (max-width: 700px) { .smi-lab .widget-label { min-width: 9em; } }
+</style>"""
+
+
+def slider(name: str, theory: Theory, value: float) -> W.Widget:
+    """A labelled, keyboard-operable control for one input, its help text as tooltip."""
+    s = theory.inputs.set_index("name").loc[name]
+    common = dict(description=s.label, tooltip=s.help, style={"description_width": "initial"},
+                  layout=W.Layout(width="100%", max_width="520px"), continuous_update=False)
+    if s.kind == "switch":
+        return W.Dropdown(options=_split(s.choices), value=value, description=s.label, tooltip=s.help,
+                          style={"description_width": "initial"})
+    if s.kind == "start_quarter":
+        return W.IntSlider(value=int(value), min=int(s["min"]), max=int(s["max"]), step=1, **common)
+    return W.FloatSlider(value=float(value), min=float(s["min"]), max=float(s["max"]), step=0.01,
+                         readout_format=".2f", **common)
+
+
+def preset_picker(theory: Theory, study: str | None = None) -> W.Dropdown:
+    p = theory.presets if study is None else theory.presets[theory.presets.study == study]
+    options = [("(choose a case preset)", "")] + [(f"{r.title}", r.key) for r in p.itertuples()]
+    return W.Dropdown(options=options, value="", description="Case preset",
+                      tooltip="Load a scenario traced to a vignette in one of the studies",
+                      style={"description_width": "initial"}, layout=W.Layout(width="100%", max_width="520px"))
+
+
+def chart_box(widget: W.Widget) -> W.Box:
+    box = W.Box([widget], layout=W.Layout(overflow="auto"))
+    box.add_class("smi-lab-chart")
+    return box
+
+
+class Lab:
+    """Base: a set of input controls, a recompute callback, URL state, export and explanations."""
+
+    title = "Lab"
+    inputs: list[str] = []
+    outputs: list[str] = []
+    export_name = "scenario.csv"
+
+    def __init__(self, theory: Theory | None = None):
+        self.theory = theory or smi.load()
+        self.values: dict[str, float | str] = dict(self.theory.defaults)
+        self.controls = {n: slider(n, self.theory, self.values[n]) for n in self.inputs}
+        self.presets = preset_picker(self.theory)
+        self.notice = W.HTML()
+        self.ready = W.HTML("")
+        self.share = W.HTML()
+        self.export = W.HTML()
+        self.numbers = W.HTML()
+        self.explain_output = W.Dropdown(
+            options=[(label, o) for o, label in zip(smi.outputs(self.theory).output, smi.outputs(self.theory).label)
+                     if o in self.outputs],
+            description="Explain", tooltip="Which output to explain and to improve",
+            style={"description_width": "initial"})
+        self.why = W.HTML()
+        self.sens = W.HTML()
+        self._muted = False
+        for n, c in self.controls.items():
+            c.observe(lambda ch, n=n: self._changed(n, ch["new"]), names="value")
+        self.presets.observe(lambda ch: self.load_preset(ch["new"]) if ch["new"] else None, names="value")
+        self.explain_output.observe(lambda ch: self.refresh_explanations(), names="value")
+        self.tabs: W.Tab | None = None
+        self._explained = False
+
+    # -- state
+    def set_values(self, values: dict[str, float | str]) -> None:
+        """Several inputs at once (preset, link): the main chart is rebuilt with them."""
+        self._muted = True
+        try:
+            for n, v in values.items():
+                if n in self.controls:
+                    self.controls[n].value = v
+                self.values[n] = v
+        finally:
+            self._muted = False
+        self.rebuild_main()
+        self.recompute()
+
+    def rebuild_main(self) -> None:
+        """Bake the current values into the main chart's spec. A chart not yet drawn in the
+        browser takes its parameters from the spec when it is drawn (and would drop values set
+        before), so bulk changes go through the spec; single moves only set parameters."""
+
+    def load_preset(self, key: str) -> None:
+        row = smi.preset(key, self.theory).iloc[0].to_dict()
+        self.set_values(row)
+
+    def apply_query(self, query: str | None) -> None:
+        state = parse_query(query, self.inputs, self.theory)
+        values = {}
+        if state.preset:
+            values.update(smi.preset(state.preset, self.theory).iloc[0].to_dict())
+            self.presets.value = state.preset
+        values.update(state.values)
+        if state.notices:
+            self.notice.value = ("<div class='smi-notice' role='alert'><strong>About your link:</strong><ul>"
+                                 + "".join(f"<li>{html.escape(m)}</li>" for m in state.notices) + "</ul></div>")
+        if values:  # a plain link keeps the defaults run() computed before the visitor came
+            self.set_values(values)
+
+    def _changed(self, name: str, value) -> None:
+        if self._muted:
+            return
+        self.values[name] = value
+        self.recompute()
+
+    # -- outputs
+    def scenario(self) -> pd.DataFrame:
+        return pd.DataFrame([self.values])[self.theory.input_names()]
+
+    def recompute(self) -> None:
+        """Draw the main chart first (what the reader is watching), then the rest."""
+        self.update_main()
+        self.update_numbers()
+        self._explained = False
+        if self._explanations_visible():
+            self.refresh_explanations()
+        self.share.value = (f"<p>Link to this state: <a class='smi-share' href='{html.escape(share_query(self.values, self.inputs, self.presets.value or None))}'>"
+                            f"open this lab with these settings</a> (copy it to share).</p>")
+        self.export.value = "<p>" + csv_link(self.export_frame(), self.export_name, "Download the scenario and results (CSV)") + "</p>"
+
+    def update_main(self) -> None:
+        raise NotImplementedError
+
+    def result_frame(self) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def update_numbers(self) -> None:
+        self.numbers.value = table_html(self.result_frame(), "Model results for the current settings")
+
+    def export_frame(self) -> pd.DataFrame:
+        inputs = pd.DataFrame({"kind": "input", "name": self.inputs, "value": [self.values[n] for n in self.inputs]})
+        res = self.result_frame()
+        outputs = pd.DataFrame({"kind": "output", "name": res.iloc[:, 0], "value": res.iloc[:, -1]})
+        return pd.concat([inputs, outputs], ignore_index=True)
+
+    def _explanations_visible(self) -> bool:
+        return self.tabs is not None and self.tabs.selected_index in (1, 2)
+
+    def refresh_explanations(self) -> None:
+        """Attribution and sensitivity (a few hundred ms): computed when their tab is open, so
+        moving a control redraws the chart without waiting for them."""
+        self._explained = True
+        out = self.explain_output.value
+        label = self.explain_output.label
+        expl = smi.explain(self.scenario(), [out], theory=self.theory)
+        by_p = smi.by_proposition(expl, self.theory)
+        top = (expl[expl.attribution.abs() > 1e-9].sort_values("attribution", key=abs, ascending=False)
+               .head(6)[["input", "value", "attribution", "propositions"]])
+        delta = expl.output_value.iloc[0] - expl.baseline_output.iloc[0]
+        self.why.value = (
+            f"<p>{html.escape(str(label))}: {expl.output_value.iloc[0]:.3f}, that is {delta:+.3f} against the baseline "
+            "(every input at its default). Exact Shapley attributions, grouped by the proposition each input serves:</p>"
+            + svg(charts.attribution_chart(by_p, f"Why: {label}"))
+            + table_html(top, "The inputs that moved it most"))
+        sens = smi.sensitivity(self.scenario(), out, theory=self.theory)
+        self.sens.value = (svg(charts.sensitivity_chart(sens, f"What to move first: {label}"))
+                           + table_html(sens[sens.actionable].head(5)[["label", "value", "best_move", "gain", "propositions"]],
+                                        "Best single moves (context and starting conditions are not levers)"))
+
+    # -- layout
+    def layout(self, controls: W.Widget, main: W.Widget, extra: list[tuple[str, W.Widget]] | None = None) -> W.Widget:
+        tabs = W.Tab(children=[self.numbers, W.VBox([self.explain_output, self.why]), W.VBox([self.sens]),
+                               W.VBox([self.share, self.export])] + [w for _, w in (extra or [])])
+        for i, t in enumerate(["Numbers", "Why", "What to move first", "Share & export"] + [t for t, _ in (extra or [])]):
+            tabs.set_title(i, t)
+        self.tabs = tabs
+        tabs.observe(lambda ch: self.refresh_explanations() if self._explanations_visible() and not self._explained else None,
+                     names="selected_index")
+        left = W.VBox([self.presets, controls], layout=W.Layout(flex="1 1 360px", min_width="300px"))
+        right = W.VBox([main, tabs], layout=W.Layout(flex="2 1 480px", min_width="300px"))
+        body = W.Box([left, right], layout=W.Layout(display="flex", flex_flow="row wrap", align_items="flex-start"))
+        root = W.VBox([W.HTML(CSS + f"<h1>{html.escape(self.title)}</h1>"), self.notice, body, self.ready])
+        root.add_class("smi-lab")
+        return root
+
+    def mark_ready(self) -> None:
+        self.ready.value = "<p class='smi-lab-ready' role='status'>Model ready: move any control.</p>"
+
+
+def run(lab_factory: Callable[[], Lab]) -> Lab:
+    """Build the lab, show it, then take the page's query string (waits for it when preheated)."""
+    from IPython.display import display
+
+    lab = lab_factory()
+    # the defaults are computed now, so a preheated kernel has them ready before its visitor
+    # arrives; after the query string only what the link changes is computed
+    lab.recompute()
+    display(lab.root)
+    lab.apply_query(query_string())
+    lab.mark_ready()
+    return lab
