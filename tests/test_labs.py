@@ -66,3 +66,26 @@ def test_a_link_with_only_unknown_parameters_keeps_the_defaults():
     assert "Unknown parameter &#x27;bogus&#x27;" in lab.notice.value
     assert lab.numbers.value == before
     assert all(lab.values[n] == lab.theory.defaults[n] for n in lab.inputs)
+
+
+def test_cached_chart_bundle_is_what_altair_builds(tmp_path, monkeypatch):
+    """The labs reuse one JupyterChart bundle instead of building it per kernel: the cached copy
+    must equal what alt.JupyterChart.enable_offline() builds, and be reused on the next start."""
+    import altair as alt
+
+    from smi_labs.common import offline_charts
+
+    for attr in ("_esm", "_is_offline"):  # restored after the test
+        monkeypatch.setattr(alt.JupyterChart, attr, getattr(alt.JupyterChart, attr))
+    alt.JupyterChart.enable_offline(False)
+    path = offline_charts(tmp_path)  # nothing cached: altair builds it, and it is written
+    built = alt.JupyterChart._esm
+    assert alt.JupyterChart._is_offline and path.read_text(encoding="utf-8") == built
+    assert "esm.sh" not in built and len(built) > 500_000  # vega inside, not imported from a CDN
+
+    alt.JupyterChart.enable_offline(False)
+    assert "esm.sh" in alt.JupyterChart._esm  # altair's online default
+    path.write_text(built + "\n// from the cache", encoding="utf-8")
+    assert offline_charts(tmp_path) == path  # cached: used as is, not rebuilt
+    assert alt.JupyterChart._is_offline and alt.JupyterChart._esm == built + "\n// from the cache"
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left behind

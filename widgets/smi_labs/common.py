@@ -8,7 +8,10 @@ from __future__ import annotations
 import base64
 import html
 import math
+import os
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 from urllib.parse import parse_qsl, urlencode
 
@@ -22,7 +25,41 @@ from smi.data import Theory, _split
 from smi_charts import charts
 
 VL = "6.4"
-alt.JupyterChart.enable_offline()  # the chart's JavaScript travels with the widget: no CDN
+
+
+def offline_charts(cache_dir: Path | None = None) -> Path:
+    """Make JupyterChart carry its own JavaScript (no CDN), as ``alt.JupyterChart.enable_offline()``
+    does, but bundle that JavaScript once per altair/vl-convert version instead of in every kernel:
+    the bundling costs ~0.9 s of CPU, paid by each of the 30 pooled kernels a class needs. Returns
+    the cache file. Concurrent kernels may race to write it: each writes its own temporary file
+    and renames it into place, so a reader never sees half a bundle."""
+    cache_dir = cache_dir or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "smi-labs"
+    path = cache_dir / f"jupyterchart-altair{alt.__version__}-vlconvert{vlc.__version__}.js"
+    try:
+        bundle = path.read_text(encoding="utf-8")
+    except OSError:
+        bundle = ""
+    if bundle:
+        # what enable_offline() sets, with the bundle it would have built (tests/test_labs.py
+        # checks they are identical)
+        alt.JupyterChart._esm = bundle
+        alt.JupyterChart._is_offline = True
+        return path
+    alt.JupyterChart.enable_offline()
+    tmp = None
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(alt.JupyterChart._esm)
+        os.replace(tmp, path)
+    except OSError:  # a read-only or full home: every kernel bundles, as stock altair does
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+offline_charts()
 
 
 # --------------------------------------------------------------------------- URL state
