@@ -22,6 +22,10 @@ voila_roundtrip_p95_ms                   headless Chromium, linkage lab: ArrowRi
                                          the first slider -> first DOM change in the chart
                                          (.smi-lab-chart), p95 of 60
 voila_kernel_rss_mb                      RSS of the kernel that served that page (lab + 60 moves)
+voila_move_during_refill_p95_ms          one of the 30 visitors stays and moves a slider (20 moves,
+                                         1 s apart) while the pools start 30 replacement kernels
+                                         behind the class: move -> chart parameters back from its
+                                         kernel, protocol level
 voila_state_mb_per_visit                 size of the widget state one page fetches
 voila_rss_after_burst_mb                 RSS of all kernels while the 30 visitors are connected
 voila_rss_after_cull_mb                  visitors gone, their kernels culled, pools full again:
@@ -229,6 +233,15 @@ class Server:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def _wait_machine_quiet(limit: float = 120.0) -> None:
+    """Before a burst: wait until the whole machine is idle (the previous stage's browser and
+    kernels gone), so one measurement does not pay for another."""
+    import psutil
+    t0 = time.perf_counter()
+    while psutil.cpu_percent(interval=2.0) > 15 and time.perf_counter() - t0 < limit:
+        pass
+
+
 def pool_total() -> int:
     """Kernels the tuned configuration keeps warm: one pool per lab notebook (voila.json)."""
     conf = json.loads((ROOT / "voila.json").read_text(encoding="utf-8"))
@@ -359,13 +372,17 @@ def _decode_frame(frame: str | bytes) -> dict:
     return json.loads(frame[offsets[0]:offsets[1] if n > 1 else len(frame)].decode())
 
 
-async def _visit(url: str, limit: float, out: dict, interactive: asyncio.Future, release: asyncio.Event) -> None:
+async def _visit(url: str, limit: float, out: dict, interactive: asyncio.Future, release: asyncio.Event,
+                 moves_at: float | None = None) -> None:
     """One visitor at the protocol level, doing what the lab page does before it can be used:
     GET the page (Voila streams it while the kernel runs the notebook; a pooled kernel only
     takes the query string), open the kernel's websocket, ask for kernel_info, open the widget
     control comm and request every widget's state. Interactive = the state has arrived and holds
     the lab's ready marker (what the page would show): `interactive` gets the seconds since the
-    GET. The connection stays open (a visitor with the page open) until `release` is set."""
+    GET. The connection stays open (a visitor with the page open) until `release` is set.
+    With `moves_at`, the visitor then moves the lab's first slider (MOVES_IN_REFILL times, from
+    `moves_at` seconds after its GET) and times each move until the kernel updates the chart:
+    out["refill_moves"] in ms, out["refill_kernels"] = kernels alive at the first and last move."""
     from tornado.httpclient import AsyncHTTPClient, HTTPRequest
     from tornado.websocket import websocket_connect
 
@@ -393,10 +410,14 @@ async def _visit(url: str, limit: float, out: dict, interactive: asyncio.Future,
             c = _decode_frame(frame).get("content", {})
             if c.get("comm_id") == comm and c.get("data", {}).get("method") == "update_states":
                 out["state_bytes"] = max(out["state_bytes"], len(frame))
-                if not any("smi-lab-ready" in str(w["state"].get("value", "")) for w in c["data"]["states"].values()):
+                states = c["data"]["states"]
+                if not any("smi-lab-ready" in str(w["state"].get("value", "")) for w in states.values()):
                     raise RuntimeError("the widget state holds no ready marker")
                 interactive.set_result(time.perf_counter() - t0)
                 break
+        if moves_at is not None:
+            await asyncio.sleep(max(0.0, t0 + moves_at - time.perf_counter()))
+            await _moves(ws, session, states, out)
         await release.wait()
     except Exception as e:  # noqa: BLE001 - a failed visitor counts as late; its reason is kept
         if not interactive.done():
@@ -406,14 +427,40 @@ async def _visit(url: str, limit: float, out: dict, interactive: asyncio.Future,
             ws.close()
 
 
-async def _visitors(url: str, n: int, limit: float, while_open=None, browser_page: bool = False) -> dict:
+MOVES_IN_REFILL = 20
+
+
+async def _moves(ws, session: str, states: dict, out: dict) -> None:
+    """Move the first slider as the page would (a widget `update` on its comm) and time each move
+    until the kernel sends the chart its new parameters."""
+    slider = next(k for k, w in states.items() if w["model_name"] == "FloatSliderModel")
+    chart = next(k for k, w in states.items() if w["model_name"] == "AnyModel")
+    lo, hi = states[slider]["state"]["min"], states[slider]["state"]["max"]
+    times, kernels = [], []
+    for i in range(MOVES_IN_REFILL):
+        kernels.append(out["count_kernels"]())
+        value = lo + (hi - lo) * (0.6 if i % 2 == 0 else 0.4)
+        t = time.perf_counter()
+        ws.write_message(_kernel_msg(session, "comm_msg", {"comm_id": slider, "data": {
+            "method": "update", "state": {"value": value}, "buffer_paths": []}}))
+        while True:
+            c = _decode_frame(await asyncio.wait_for(ws.read_message(), MOVE_LIMIT_S)).get("content", {})
+            if c.get("comm_id") == chart and c.get("data", {}).get("method") == "update":
+                break
+        times.append((time.perf_counter() - t) * 1000)
+        await asyncio.sleep(1.0)  # a student's pace, spread over the refill
+    out["refill_moves"], out["refill_kernels"] = times, (kernels[0], kernels[-1])
+
+
+async def _visitors(url: str, n: int, limit: float, while_open=None, browser_page: bool = False,
+                    moves_at: float | None = None, count_kernels=None) -> dict:
     """n protocol visitors (and, with browser_page, one headless Chromium page among them)
     arrive at the same moment. Returns {"times": seconds to interactive per visitor (limit if
     not), "late": how many missed the limit, "errors", "kernels": the kernel ids they got,
     "state_bytes": the largest widget-state message, "tti": the Chromium page's seconds to
     .smi-lab-ready}. `while_open()` runs once every visitor is interactive (or late), before
-    they disconnect."""
-    out: dict = {"kernels": set(), "state_bytes": 0, "errors": [], "tti": None}
+    they disconnect. With `moves_at`, the first visitor stays and moves a slider (see _visit)."""
+    out: dict = {"kernels": set(), "state_bytes": 0, "errors": [], "tti": None, "count_kernels": count_kernels}
     loop = asyncio.get_running_loop()
     go, release = asyncio.Event(), asyncio.Event()
 
@@ -438,7 +485,8 @@ async def _visitors(url: str, n: int, limit: float, while_open=None, browser_pag
         go.set()
     await go.wait()  # with a browser page: it is up, and everyone arrives together
     interactive = [loop.create_future() for _ in range(n)]
-    visits = [asyncio.create_task(_visit(url, limit, out, f, release)) for f in interactive]
+    visits = [asyncio.create_task(_visit(url, limit, out, f, release, moves_at if i == 0 else None))
+              for i, f in enumerate(interactive)]
     done, _ = await asyncio.wait(interactive, timeout=limit)
     times = []
     for f in interactive:
@@ -453,7 +501,7 @@ async def _visitors(url: str, n: int, limit: float, while_open=None, browser_pag
     if while_open is not None:
         while_open()
     release.set()
-    await asyncio.wait(visits, timeout=30)
+    await asyncio.wait(visits, timeout=30 + (moves_at or 0) + MOVES_IN_REFILL * (1 + MOVE_LIMIT_S))
     out["late"] = sum(1 for t in times if t is None)
     out["times"] = [limit if t is None else t for t in times]
     return out
@@ -468,10 +516,11 @@ def _burst_line(name: str, times: list[float], late: int, what: str, errors: lis
     emit(name, _p95(times), note + ")")
 
 
-def _class_arrives(server: Server, suffix: str, while_open=None) -> dict:
+def _class_arrives(server: Server, suffix: str, while_open=None, moves_at: float | None = None) -> dict:
     """The headline burst: 29 protocol visitors and one real Chromium page arrive at once; the
     p95 is over all 30 (the page's TTI included)."""
-    r = asyncio.run(_visitors(server.url, N_VISITORS - 1, BURST_LIMIT_S, while_open=while_open, browser_page=True))
+    r = asyncio.run(_visitors(server.url, N_VISITORS - 1, BURST_LIMIT_S, while_open=while_open, browser_page=True,
+                              moves_at=moves_at, count_kernels=lambda: len(server.kernels())))
     times = r["times"] + [r["tti"]]
     late = r["late"] + (r["tti"] >= BURST_LIMIT_S)
     _burst_line(f"voila_burst30_tti_p95_s{suffix}", times, late,
@@ -496,6 +545,7 @@ def main() -> None:
     # stock Voila: no voila.json, so no pool; every visitor starts a kernel that runs the lab.
     # A fresh server per burst, so the second does not meet the first one's kernels.
     for burst in (_class_arrives, _browsers_arrive):
+        _wait_machine_quiet()
         stock = Server(tuned=False)
         try:
             burst(stock, "_stock")
@@ -520,7 +570,15 @@ def main() -> None:
         time.sleep(_fill_delay() + 2)
         tuned.wait_settled(lambda n: n >= expected)
         open_rss = {}
-        r = _class_arrives(tuned, "", while_open=lambda: open_rss.update(mb=tuned.kernels_rss_mb(), n=len(tuned.kernels())))
+        # one visitor stays and moves a slider while the pools refill behind the class
+        r = _class_arrives(tuned, "", while_open=lambda: open_rss.update(mb=tuned.kernels_rss_mb(), n=len(tuned.kernels())),
+                           moves_at=_fill_delay() + 5)
+        if r.get("refill_moves"):
+            m = r["refill_moves"]
+            emit("voila_move_during_refill_p95_ms", _p95(m),
+                 f"ms (a visitor's slider move -> chart parameters from its kernel, protocol level, n={len(m)}, "
+                 f"median {statistics.median(m):.0f} ms, while the pools refill: kernels alive "
+                 f"{r['refill_kernels'][0]} -> {r['refill_kernels'][1]})")
         emit("voila_state_mb_per_visit", r["state_bytes"] / 2**20,
              "MB (the widget state a page fetches: mostly the vega bundle JupyterChart ships offline)")
         emit("voila_rss_after_burst_mb", open_rss["mb"], f"MB ({open_rss['n']} kernels, the 30 visitors connected)")
