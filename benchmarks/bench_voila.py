@@ -488,6 +488,9 @@ async def _visitors(url: str, n: int, limit: float, while_open=None, browser_pag
     visits = [asyncio.create_task(_visit(url, limit, out, f, release, moves_at if i == 0 else None))
               for i, f in enumerate(interactive)]
     done, _ = await asyncio.wait(interactive, timeout=limit)
+    for f in interactive:
+        if f not in done:
+            f.cancel()  # late: counted as the limit; the visitor's own error no longer matters
     times = []
     for f in interactive:
         if f in done and f.exception() is None:
