@@ -1,1 +1,0 @@
-"""Chart builders and book components for the SMI textbook (the model itself is ``smi``)."""
