@@ -172,24 +172,22 @@ class Server:
     def kernels_rss_mb(self) -> float:
         return sum(self.tree_rss(k) for k in self.kernels()) / 2**20
 
-    def alive(self, kernel_ids: set[str]) -> int:
-        n = 0
+    def kernel_procs(self, kernel_ids: set[str]) -> list:
+        """The running kernel processes among kernel_ids (a kernel's command line names its
+        connection file, kernel-<id>.json)."""
+        out = []
         for k in self.kernels():
             try:
                 cmd = " ".join(k.cmdline())
             except Exception:
                 continue
-            n += any(f"kernel-{kid}.json" in cmd for kid in kernel_ids)
-        return n
+            if any(f"kernel-{kid}.json" in cmd for kid in kernel_ids):
+                out.append(k)
+        return out
 
     def kernel_rss_mb(self, kernel_id: str) -> float:
-        for k in self.kernels():
-            try:
-                if f"kernel-{kernel_id}.json" in " ".join(k.cmdline()):
-                    return self.tree_rss(k) / 2**20
-            except Exception:
-                pass
-        return float("nan")
+        procs = self.kernel_procs({kernel_id})
+        return self.tree_rss(procs[0]) / 2**20 if procs else float("nan")
 
     def wait_settled(self, count_ok, limit: float = POOL_LIMIT_S) -> tuple[float, bool]:
         """Wait until count_ok(number of kernels) holds and the server and its kernels are quiet
@@ -298,9 +296,8 @@ async def _page_ready_ms(page, url: str, limit: float) -> float:
     return await page.evaluate("window.__smiReady")
 
 
-async def _burst(url: str, n: int, limit: float) -> tuple[list[float], int, set[str]]:
-    """n pages open `url` at the same moment. Returns seconds to ready per page (limit if not
-    ready), how many were not, and the kernel ids the pages got."""
+async def _burst(url: str, n: int, limit: float) -> tuple[list[float], int]:
+    """n pages open `url` at the same moment; seconds to ready per page (limit if not ready)."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
@@ -312,13 +309,7 @@ async def _burst(url: str, n: int, limit: float) -> tuple[list[float], int, set[
                                        return_exceptions=True)
             times = [r / 1000 if isinstance(r, (int, float)) else limit for r in res]
             late = sum(1 for r in res if not isinstance(r, (int, float)))
-            kernel_ids = set()
-            for pg in pages:
-                try:
-                    kernel_ids.add(await asyncio.wait_for(pg.evaluate(KERNEL_ID_JS), 10))
-                except Exception:
-                    pass
-            return times, late, kernel_ids
+            return times, late
         finally:
             await asyncio.wait_for(browser.close(), 60)
 
@@ -373,7 +364,7 @@ def _decode_frame(frame: str | bytes) -> dict:
 
 
 async def _visit(url: str, limit: float, out: dict, interactive: asyncio.Future, release: asyncio.Event,
-                 moves_at: float | None = None) -> None:
+                 moves_at: float | None = None, count_kernels=None) -> None:
     """One visitor at the protocol level, doing what the lab page does before it can be used:
     GET the page (Voila streams it while the kernel runs the notebook; a pooled kernel only
     takes the query string), open the kernel's websocket, ask for kernel_info, open the widget
@@ -382,7 +373,7 @@ async def _visit(url: str, limit: float, out: dict, interactive: asyncio.Future,
     GET. The connection stays open (a visitor with the page open) until `release` is set.
     With `moves_at`, the visitor then moves the lab's first slider (MOVES_IN_REFILL times, from
     `moves_at` seconds after its GET) and times each move until the kernel updates the chart:
-    out["refill_moves"] in ms, out["refill_kernels"] = kernels alive at the first and last move."""
+    out["refill_moves"] in ms, out["refill_kernels"] = count_kernels() at the first and last move."""
     from tornado.httpclient import AsyncHTTPClient, HTTPRequest
     from tornado.websocket import websocket_connect
 
@@ -417,7 +408,7 @@ async def _visit(url: str, limit: float, out: dict, interactive: asyncio.Future,
                 break
         if moves_at is not None:
             await asyncio.sleep(max(0.0, t0 + moves_at - time.perf_counter()))
-            await _moves(ws, session, states, out)
+            out["refill_moves"], out["refill_kernels"] = await _moves(ws, session, states, count_kernels)
         await release.wait()
     except Exception as e:  # noqa: BLE001 - a failed visitor counts as late; its reason is kept
         if not interactive.done():
@@ -430,15 +421,16 @@ async def _visit(url: str, limit: float, out: dict, interactive: asyncio.Future,
 MOVES_IN_REFILL = 20
 
 
-async def _moves(ws, session: str, states: dict, out: dict) -> None:
+async def _moves(ws, session: str, states: dict, count_kernels) -> tuple[list[float], tuple[int, int]]:
     """Move the first slider as the page would (a widget `update` on its comm) and time each move
-    until the kernel sends the chart its new parameters."""
+    until the kernel sends the chart its new parameters. Returns the times in ms and
+    count_kernels() at the first and last move."""
     slider = next(k for k, w in states.items() if w["model_name"] == "FloatSliderModel")
     chart = next(k for k, w in states.items() if w["model_name"] == "AnyModel")
     lo, hi = states[slider]["state"]["min"], states[slider]["state"]["max"]
     times, kernels = [], []
     for i in range(MOVES_IN_REFILL):
-        kernels.append(out["count_kernels"]())
+        kernels.append(count_kernels())
         value = lo + (hi - lo) * (0.6 if i % 2 == 0 else 0.4)
         t = time.perf_counter()
         ws.write_message(_kernel_msg(session, "comm_msg", {"comm_id": slider, "data": {
@@ -449,18 +441,17 @@ async def _moves(ws, session: str, states: dict, out: dict) -> None:
                 break
         times.append((time.perf_counter() - t) * 1000)
         await asyncio.sleep(1.0)  # a student's pace, spread over the refill
-    out["refill_moves"], out["refill_kernels"] = times, (kernels[0], kernels[-1])
+    return times, (kernels[0], kernels[-1])
 
 
-async def _visitors(url: str, n: int, limit: float, while_open=None, browser_page: bool = False,
+async def _visitors(url: str, n: int, limit: float, while_open=None,
                     moves_at: float | None = None, count_kernels=None) -> dict:
-    """n protocol visitors (and, with browser_page, one headless Chromium page among them)
-    arrive at the same moment. Returns {"times": seconds to interactive per visitor (limit if
-    not), "late": how many missed the limit, "errors", "kernels": the kernel ids they got,
-    "state_bytes": the largest widget-state message, "tti": the Chromium page's seconds to
-    .smi-lab-ready}. `while_open()` runs once every visitor is interactive (or late), before
+    """n protocol visitors and one headless Chromium page arrive at the same moment. Returns
+    {"times": seconds to interactive per visitor (limit if not), "late": how many missed the
+    limit, "errors", "kernels": the kernel ids they got, "state_bytes": the largest widget-state
+    message, "tti": the Chromium page's seconds to .smi-lab-ready}. `while_open()` runs once every visitor is interactive (or late), before
     they disconnect. With `moves_at`, the first visitor stays and moves a slider (see _visit)."""
-    out: dict = {"kernels": set(), "state_bytes": 0, "errors": [], "tti": None, "count_kernels": count_kernels}
+    out: dict = {"kernels": set(), "state_bytes": 0, "errors": []}
     loop = asyncio.get_running_loop()
     go, release = asyncio.Event(), asyncio.Event()
 
@@ -480,27 +471,24 @@ async def _visitors(url: str, n: int, limit: float, while_open=None, browser_pag
             finally:
                 await asyncio.wait_for(browser.close(), 60)
 
-    browser = asyncio.create_task(one_browser()) if browser_page else None
-    if browser is None:
-        go.set()
-    await go.wait()  # with a browser page: it is up, and everyone arrives together
+    browser = asyncio.create_task(one_browser())
+    await go.wait()  # the page is up: everyone arrives together
     interactive = [loop.create_future() for _ in range(n)]
-    visits = [asyncio.create_task(_visit(url, limit, out, f, release, moves_at if i == 0 else None))
+    visits = [asyncio.create_task(_visit(url, limit, out, f, release, moves_at=moves_at if i == 0 else None,
+                                         count_kernels=count_kernels))
               for i, f in enumerate(interactive)]
     done, _ = await asyncio.wait(interactive, timeout=limit)
+    times = []
     for f in interactive:
         if f not in done:
             f.cancel()  # late: counted as the limit; the visitor's own error no longer matters
-    times = []
-    for f in interactive:
-        if f in done and f.exception() is None:
-            times.append(f.result())
-        else:
             times.append(None)
-            if f in done:
-                out["errors"].append(repr(f.exception())[:200])
-    if browser is not None:
-        out["tti"] = await browser
+        elif f.exception() is not None:
+            out["errors"].append(repr(f.exception())[:200])
+            times.append(None)
+        else:
+            times.append(f.result())
+    out["tti"] = await browser
     if while_open is not None:
         while_open()
     release.set()
@@ -522,7 +510,7 @@ def _burst_line(name: str, times: list[float], late: int, what: str, errors: lis
 def _class_arrives(server: Server, suffix: str, while_open=None, moves_at: float | None = None) -> dict:
     """The headline burst: 29 protocol visitors and one real Chromium page arrive at once; the
     p95 is over all 30 (the page's TTI included)."""
-    r = asyncio.run(_visitors(server.url, N_VISITORS - 1, BURST_LIMIT_S, while_open=while_open, browser_page=True,
+    r = asyncio.run(_visitors(server.url, N_VISITORS - 1, BURST_LIMIT_S, while_open=while_open,
                               moves_at=moves_at, count_kernels=lambda: len(server.kernels())))
     times = r["times"] + [r["tti"]]
     late = r["late"] + (r["tti"] >= BURST_LIMIT_S)
@@ -533,7 +521,7 @@ def _class_arrives(server: Server, suffix: str, while_open=None, moves_at: float
 
 
 def _browsers_arrive(server: Server, suffix: str) -> None:
-    times, late, _ = asyncio.run(_burst(server.url, N_VISITORS, BURST_LIMIT_S))
+    times, late = asyncio.run(_burst(server.url, N_VISITORS, BURST_LIMIT_S))
     _burst_line(f"voila_burst30_browsers_tti_p95_s{suffix}", times, late,
                 "30 Chromium pages at once on the server's 2 cores")
 
@@ -589,9 +577,9 @@ def main() -> None:
         # visitors gone: their kernels idle out and are culled; the pools refill to their size
         served = r["kernels"]
         t0 = time.perf_counter()
-        while tuned.alive(served) and time.perf_counter() - t0 < POOL_LIMIT_S:
+        while tuned.kernel_procs(served) and time.perf_counter() - t0 < POOL_LIMIT_S:
             time.sleep(2)
-        culled = not tuned.alive(served)
+        culled = not tuned.kernel_procs(served)
         _, ok = tuned.wait_settled(lambda n: n <= expected,
                                    limit=max(60.0, POOL_LIMIT_S - (time.perf_counter() - t0)))
         emit("voila_rss_after_cull_mb", tuned.kernels_rss_mb(),

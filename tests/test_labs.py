@@ -8,8 +8,9 @@ import pytest
 
 import smi
 from smi_charts import charts
+import smi_labs.common as common
 from smi_labs import capability_lab, dysfunction_lab, linkage_lab
-from smi_labs.common import Lab
+from smi_labs.common import Lab, offline_charts
 
 LABS = [linkage_lab, capability_lab, dysfunction_lab]
 
@@ -24,7 +25,6 @@ def shown(lab: Lab) -> dict[str, str]:
 def test_defaults_are_computed_before_the_link_is_read(factory, monkeypatch):
     """A preheated kernel runs everything before the visitor's query string: the lab's numbers,
     share link and export must be there already, so a plain link costs the visitor nothing."""
-    import smi_labs.common as common
     seen = {}
     original = common.Lab.apply_query
 
@@ -72,8 +72,6 @@ def test_cached_chart_bundle_is_what_altair_builds(tmp_path, monkeypatch):
     """The labs reuse one JupyterChart bundle instead of building it per kernel: the cached copy
     must equal what alt.JupyterChart.enable_offline() builds, and be reused on the next start."""
     import altair as alt
-
-    from smi_labs.common import offline_charts
 
     for attr in ("_esm", "_is_offline"):  # restored after the test
         monkeypatch.setattr(alt.JupyterChart, attr, getattr(alt.JupyterChart, attr))
