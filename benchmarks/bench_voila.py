@@ -22,6 +22,8 @@ voila_roundtrip_p95_ms                   headless Chromium, linkage lab: ArrowRi
                                          the first slider -> first DOM change in the chart
                                          (.smi-lab-chart), p95 of 60
 voila_kernel_rss_mb                      RSS of the kernel that served that page (lab + 60 moves)
+voila_<lab>_kernel_rss_mb, _cpu_s        each lab alone in a one-kernel pool: the pooled kernel's
+                                         RSS and the CPU it used to start and run its lab
 voila_move_during_refill_p95_ms          one of the 30 visitors stays and moves a slider (20 moves,
                                          1 s apart) while the pools start 30 replacement kernels
                                          behind the class: move -> chart parameters back from its
@@ -528,10 +530,34 @@ def _browsers_arrive(server: Server, suffix: str) -> None:
 
 # ------------------------------------------------------------------------------- main
 
+def _one_kernel_per_lab() -> None:
+    """Each lab alone in a one-kernel pool: what one pooled kernel costs once it has run its lab
+    (RSS and private memory of the kernel's process tree, CPU it used to start and run the lab)."""
+    import psutil
+    for lab in REQUIRED_LABS:
+        pools = {"default": {"pool_size": 0}, f"{lab}.ipynb": {"pool_size": 1}}
+        server = Server(tuned=True, overrides={"VoilaKernelManager": {"kernel_pools_config": pools}})
+        try:
+            _, ok = server.wait_settled(lambda n: n >= 1)
+            kernel = server.kernels()[0]
+            procs = [kernel, *kernel.children(recursive=True)]
+            cpu = sum(p.cpu_times().user + p.cpu_times().system for p in procs)
+            uss = sum(p.memory_full_info().uss for p in procs) / 2**20
+            emit(f"voila_{lab}_kernel_rss_mb", server.tree_rss(kernel) / 2**20,
+                 f"MB (pooled, lab run; {uss:.0f} MB private{'' if ok else '; NOT settled'})")
+            emit(f"voila_{lab}_kernel_cpu_s", cpu, "s (CPU to start the kernel and run the lab)")
+        except psutil.Error as err:
+            raise SystemExit(f"bench_voila: could not read {lab}'s kernel: {err}")
+        finally:
+            server.stop()
+
+
 def main() -> None:
     _require_labs()
     if not Path(CHROMIUM).exists():
         raise SystemExit(f"bench_voila: {CHROMIUM} missing (install Debian chromium)")
+
+    _one_kernel_per_lab()
 
     # stock Voila: no voila.json, so no pool; every visitor starts a kernel that runs the lab.
     # A fresh server per burst, so the second does not meet the first one's kernels.
