@@ -12,6 +12,7 @@ import functools
 import math
 import os
 import re
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -28,9 +29,11 @@ CAPABILITIES = ("market_sensing", "npd", "supply_chain", "crm", "planning")
 DYSFUNCTIONS = ("communication_paucity", "lack_of_collaboration", "overt_conflict")
 SIDES = ("sales", "marketing")
 STAGES = ("trigger", "situational_meaning", "existential_meaning", "response")
-INTERVENTIONS = ("function_fix", "openness", "joint_calls", "job_rotation")
+INTERVENTIONS = ("function_fix", "joint_calls", "job_rotation", "openness", "customized")
+BASES = ("study", "assumption")
 
-_PROP_TOKEN = re.compile(r"^(malshe2011|hughes2012|malshe2017):(P[1-7]|implications)$")
+# a study reference: a proposition, a section (s4.2), the implications, Contributions or a table
+_PROP_TOKEN = re.compile(r"^(malshe2011|hughes2012|malshe2017):(P[1-7]|implications|contributions|s\d(\.\d)?|table\d)$")
 
 
 class DataValidationError(ValueError):
@@ -70,6 +73,9 @@ class InputRow(_Row):
     max: float | None = None
     default: str
     choices: str = ""
+    # study: the input is named in a study (``propositions`` says where); assumption: the book's
+    # own construct (``propositions`` says which study claim it serves)
+    basis: Literal["study", "assumption"]
     propositions: str
     help: str
 
@@ -98,20 +104,44 @@ class InputRow(_Row):
 
 
 class ParameterRow(_Row):
+    """A weight. ``min``/``max`` are the editable suggested range (the robustness draws use it);
+    the hard bounds in :data:`smi.model_spec.HARD_BOUNDS` are fixed in code."""
     name: str = Field(pattern=r"^[a-z_]+(\.[a-z_]+)+$")
     value: float
     min: float
     max: float
-    proposition: str
+    basis: Literal["assumption"]  # no study estimates a coefficient: every weight is the book's
+    serves: str  # the study claim the assumption serves
     rationale: str
 
     _ne = field_validator("rationale")(_nonempty)
 
-    @field_validator("proposition")
+    @field_validator("serves")
     @classmethod
     def _prop(cls, v: str) -> str:
         if not _PROP_TOKEN.match(v):
-            raise ValueError(f"bad proposition reference {v!r} (expected e.g. 'hughes2012:P1')")
+            raise ValueError(f"bad study reference {v!r} (expected e.g. 'hughes2012:P1' or 'malshe2017:s4.2')")
+        return v
+
+
+class RelationRow(_Row):
+    """A relation of the model and where it comes from."""
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    from_: str = Field(alias="from")
+    to: str
+    basis: Literal["study", "assumption"]
+    source: str = ""  # study: where the relation is stated
+    serves: str = ""  # assumption: the study claim it serves
+    statement: str
+
+    _ne = field_validator("from_", "to", "statement")(_nonempty)
+
+    @field_validator("source", "serves")
+    @classmethod
+    def _refs(cls, v: str) -> str:
+        bad = [x for x in _split(v) if not _PROP_TOKEN.match(x)]
+        if bad:
+            raise ValueError(f"bad study reference {bad[0]!r} (expected e.g. 'malshe2011:P3')")
         return v
 
 
@@ -211,7 +241,8 @@ class SensemakingRow(_Row):
 class InterventionRow(_Row):
     intervention: Literal[INTERVENTIONS]  # type: ignore[valid-type]
     label: str
-    kind: Literal["function", "sensemaking"]
+    kind: Literal["function", "sensemaking", "both"]  # what it acts on in the model
+    level: Literal["function", "culture", "individual"]  # how the 2017 study classes it (§4.1, §4.2)
     acts_on: str
     description: str
     source_section: str
@@ -361,6 +392,7 @@ class Theory:
     sample_2012: pd.DataFrame
     literature_2011: pd.DataFrame
     codes_2011: pd.DataFrame
+    relations: pd.DataFrame
     directory: Path
 
     def param(self, name: str) -> float:
@@ -376,6 +408,20 @@ class Theory:
         for r in self.inputs.itertuples():
             out[r.name] = r.default if r.kind == "switch" else float(r.default)
         return out
+
+    def with_params(self, **values: float) -> "Theory":
+        """The same theory with some weights changed (e.g. a robustness draw or a test);
+        ``with_params(**{"spillover.strength": 0.4})``. Checked against the hard bounds."""
+        unknown = [k for k in values if k not in self.params]
+        if unknown:
+            raise ValueError(f"unknown parameter {unknown[0]!r}")
+        p = self.parameters.copy()
+        p["value"] = [float(values.get(n, v)) for n, v in zip(p.name, p.value)]
+        # a changed value may leave its suggested range; only the hard bounds apply here
+        p["min"] = [min(a, b) for a, b in zip(p["min"], p["value"])]
+        p["max"] = [max(a, b) for a, b in zip(p["max"], p["value"])]
+        check_hard_bounds(p, "with_params")
+        return dataclasses.replace(self, parameters=p)
 
     def input_names(self, layer: str | None = None, kind: str | None = None) -> list[str]:
         df = self.inputs
@@ -499,9 +545,19 @@ def _check_interventions(df: pd.DataFrame, path: Path) -> None:
     targets = {f"{d}:{s}" for d in DYSFUNCTIONS for s in SIDES}
     for r in df.itertuples():
         for tok in _split(r.acts_on):
-            ok = tok in DYSFUNCTIONS if r.kind == "function" else (tok == "all" or tok in targets)
+            ok = tok in DYSFUNCTIONS if r.kind == "function" else (tok == "all" or tok in targets or tok in DYSFUNCTIONS)
             if not ok:
                 raise DataValidationError(f"{path.name}: row {r.intervention!r}, field 'acts_on': unknown target (value {tok!r})")
+
+
+def _check_relations(df: pd.DataFrame, path: Path) -> None:
+    _unique(df, ["id"], path)
+    for r in df.itertuples():
+        if r.basis == "study" and not r.source:
+            raise DataValidationError(f"{path.name}: row {r.id!r}, field 'source': a study relation must say where the study states it (value '')")
+        if r.basis == "assumption" and (r.source or not r.serves):
+            raise DataValidationError(f"{path.name}: row {r.id!r}, fields 'source'/'serves': an assumption has no study source "
+                                      f"and must say which study claim it serves (values {r.source!r}, {r.serves!r})")
 
 
 def _check_parameter_names(theory_params: pd.DataFrame, path: Path, inputs: pd.DataFrame) -> None:
@@ -515,11 +571,28 @@ def _check_parameter_names(theory_params: pd.DataFrame, path: Path, inputs: pd.D
     for n in names:
         if n not in required_parameters(inputs) and not any(p.match(n) for p in optional_parameter_patterns()):
             raise DataValidationError(f"{path.name}: row {n!r}, field 'name': unknown parameter (value {n!r})")
-    p = dict(zip(theory_params.name, theory_params.value))
-    if p["sensemaking.existential_rate"] + p["sensemaking.existential_decay"] > 1:
-        raise DataValidationError(
-            f"{path.name}: rows 'sensemaking.existential_rate' + 'sensemaking.existential_decay' must not exceed 1 "
-            f"(values {p['sensemaking.existential_rate']!r}, {p['sensemaking.existential_decay']!r})")
+    check_hard_bounds(theory_params, path.name)
+
+
+def check_hard_bounds(params: pd.DataFrame, where: str) -> None:
+    """Suggested ranges and values inside the hard bounds of code; ordered pairs ordered.
+
+    ``params``: columns name, value, min, max. ``where`` names the file (or the caller) in the error.
+    """
+    from .model_spec import hard_bounds, ordered_pairs
+
+    for r in params.itertuples():
+        lo, hi, why = hard_bounds(r.name)
+        for field in ("min", "max", "value"):
+            v = getattr(r, field)
+            if not lo <= v <= hi:
+                raise DataValidationError(f"{where}: row {r.name!r}, field {field!r}: outside the hard bounds "
+                                          f"[{lo:g}, {hi:g}] ({why}) (value {v!r})")
+    p = dict(zip(params.name, params.value))
+    for a, b, why in ordered_pairs(set(p)):
+        if p[a] > p[b]:
+            raise DataValidationError(f"{where}: rows {a!r} and {b!r}, field 'value': {a} must not exceed {b} ({why}) "
+                                      f"(values {p[a]!r}, {p[b]!r})")
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -628,8 +701,10 @@ def _load(directory: str) -> Theory:
     sample = _read_csv(d / "hughes2012_informants.csv", SampleRow, "characteristic")
     literature = _read_csv(d / "malshe2011_literature.csv", LiteratureRow, "authors")
     codes = _read_csv(d / "malshe2011_codes.csv", CodeRow, "in_vivo_code")
+    relations = _read_csv(d / "relations.csv", RelationRow, "id")
+    _check_relations(relations, d / "relations.csv")
     return Theory(inputs, parameters, propositions, linkages, levers, capabilities, sensemaking,
-                  interventions, study_facts, presets, dyads, sample, literature, codes, d)
+                  interventions, study_facts, presets, dyads, sample, literature, codes, relations, d)
 
 
 def load(directory: str | Path | None = None) -> Theory:

@@ -1,69 +1,93 @@
 """Dysfunction dynamics (Malshe, Johnson & Viio 2017), quarter by quarter, vectorized over runs.
 
-State: the three dysfunctions ``D`` (communication paucity, lack of collaboration, overt
-conflict) and, for each dysfunction and side, an *existential meaning* ``E`` that builds up
-over time. Each quarter, for dysfunction ``d`` and side ``s`` (P1-P6):
+Where each relation comes from: ``data/relations.csv``. The studies give directions, never a
+timing or a size, so every rate below is the book's assumption (``data/parameters.csv``).
 
-* situational meaning ``S = f(D_d) * (1 - damping)``: the immediate reading of the dysfunction,
-  damped by measures that reach individual sensemaking (openness, joint calls, job rotation);
-* existential meaning ``E <- E + rate * S * (1 - E) - decay * E``: the reading hardens;
+State: the three dysfunctions ``D`` (communication paucity, lack of collaboration, overt
+conflict) and, for each dysfunction and side, an *existential meaning* ``E``. Each quarter,
+for dysfunction ``d`` and side ``s``:
+
+* situational meaning ``S = f(D_d) * (1 - empathy)`` (P1-P6): the immediate reading of the
+  dysfunction, damped by measures that reach individual sensemaking (§4.2: openness, joint
+  calls, job rotation and, most, the customized individual approach);
+* existential meaning ``E <- E + rate * S * (1 - E) - (decay + unlearning) * E`` (the timing is an
+  assumption; the customized approach adds ``unlearning``);
 * response ``R = (1 - share) * S + share * E``: active ignorance, usurping, lone-wolfism, ...
 
-and each dysfunction ``j`` moves by (P7, bidirectional circularity)::
+and each dysfunction ``j`` moves by::
 
-    inflow_j  = sum_i coupling[i, j] * mean_s S[i, s] + feedback * sum(R of responses that feed j)
-    outflow_j = recovery + function_fix_strength * effect      (once the fix has started)
+    inflow_j  = sum_i coupling[i, j] * mean_s S[i, s]        (P7: may raise one another)
+              + feedback * sum(R of responses that feed j)   (§4.2: responses may exacerbate)
+    outflow_j = recovery + resilience * connection(t)        (the book's link to Malshe 2011)
+              + sum of function-level effects on j           (§4.1 measures, sizes assumed)
     D_j <- D_j + inflow_j * (1 - D_j) - outflow_j * D_j
 
-with ``f(x) = x ** k``: ``k > 1`` increasing, ``k < 1`` decreasing incremental effects (2017
-§4.3). Inflow and outflow are capped at ``flow.cap <= 0.5``; with every coupling positive this
-keeps the system monotone, so more pressure never yields less dysfunction and an earlier
-intervention never does worse than the same one started later.
+``connection(t)`` is the firm's SMI connection with its linkages eroded by the dysfunctions
+(``erosion.*``), so a well-linked firm mends a mild dysfunction while a poorly linked one lets
+it grow, and a severe dysfunction can wear down the very linkages that would mend it.
+``f(x) = x ** k``: ``k > 1`` increasing, ``k < 1`` decreasing incremental effects (§4.3).
+Inflow and outflow are capped at ``flow.cap <= 0.5``; every coupling is positive and erosion
+only lowers the outflow as dysfunction rises, so the system is monotone: more pressure never
+yields less dysfunction, and an earlier measure never does worse than the same one later.
 
-The dysfunctions erode the linkages (``erosion.*`` parameters): each linkage is multiplied by
-``prod_d (1 - erosion[d, k] * D_d)``, which lowers the SMI connection, SMI functioning and the
-capabilities quarter by quarter.
+Every weight may be a scalar or an array with one value per run (robustness draws).
 """
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
 from . import data as _data
 from . import model as _model
-from .data import DYSFUNCTIONS, LEVERS, LINKAGES, SIDES, Theory, _split
+from .data import DYSFUNCTIONS, INTERVENTIONS, LEVERS, LINKAGES, SIDES, Theory, _split
 
 DYS_INDEX = {d: i for i, d in enumerate(DYSFUNCTIONS)}
 INCREMENTAL = ("increasing", "linear", "decreasing")
 
 
 @dataclass(frozen=True)
+class Measure:
+    name: str
+    effect: np.ndarray  # (m,) extra share of each targeted dysfunction removed per quarter
+    targets: np.ndarray  # (3,) 1 where the direct effect acts
+    empathy: np.ndarray  # (m,) share of sensemaking damped
+    mask: np.ndarray  # (3, 2) 1 where the damping acts
+    unlearning: np.ndarray  # (m,) extra fading of existential meanings
+
+
+@dataclass(frozen=True)
 class DynSpec:
-    coupling: np.ndarray  # (3, 3) from -> to, zero diagonal
+    coupling: np.ndarray  # (m, 3, 3) from -> to, zero diagonal
     feeds: np.ndarray  # (3 dysfunctions, 2 sides, 3 targets): 1 where that response feeds the target
-    erosion: np.ndarray  # (3 dysfunctions, 5 linkages)
+    erosion: np.ndarray  # (m, 3 dysfunctions, 5 linkages)
     constructs: dict[tuple[str, str, str], tuple[str, str]]  # (dys, side, stage) -> (construct, polarity)
-    fix_targets: np.ndarray  # (3,) 1 where the function-level fix acts
-    measures: tuple[tuple[str, float, np.ndarray], ...]  # (input name, effect, (3, 2) mask)
-    p: dict[str, float]
+    measures: tuple[Measure, ...]
+    p: dict[str, np.ndarray]  # every scalar weight as an (m,) array
 
 
-def compile_dynamics(theory: Theory) -> DynSpec:
-    p = theory.params
-    coupling = np.zeros((3, 3))
-    erosion = np.zeros((3, len(LINKAGES)))
-    for name, value in p.items():
+def _rows(p: Mapping[str, float | np.ndarray]) -> int:
+    sizes = {np.size(v) for v in p.values()} - {1}
+    if len(sizes) > 1:
+        raise ValueError(f"weight arrays of different lengths: {sorted(sizes)}")
+    return sizes.pop() if sizes else 1
+
+
+def compile_dynamics(theory: Theory, params: Mapping[str, float | np.ndarray] | None = None) -> DynSpec:
+    p = {**theory.params, **(params or {})}
+    m = _rows(p)
+    arr = {k: np.broadcast_to(np.asarray(v, dtype=float).reshape(-1), (m,)) for k, v in p.items()}
+    coupling = np.zeros((m, 3, 3))
+    erosion = np.zeros((m, 3, len(LINKAGES)))
+    for name, value in arr.items():
         parts = name.split(".")
         if parts[0] == "coupling":
-            if parts[1] == parts[2]:
-                raise _data.DataValidationError(
-                    f"parameters.csv: row {name!r}, field 'name': a dysfunction cannot be coupled to itself (value {name!r})")
-            coupling[DYS_INDEX[parts[1]], DYS_INDEX[parts[2]]] = value
+            coupling[:, DYS_INDEX[parts[1]], DYS_INDEX[parts[2]]] = value
         elif parts[0] == "erosion":
-            erosion[DYS_INDEX[parts[1]], LINKAGES.index(parts[2])] = value
+            erosion[:, DYS_INDEX[parts[1]], LINKAGES.index(parts[2])] = value
     feeds = np.zeros((3, 2, 3))
     constructs = {}
     for r in theory.sensemaking.itertuples():
@@ -71,15 +95,17 @@ def compile_dynamics(theory: Theory) -> DynSpec:
         for t in _split(r.feeds):
             feeds[DYS_INDEX[r.dysfunction], SIDES.index(r.side), DYS_INDEX[t]] = 1.0
     iv = theory.interventions.set_index("intervention")
-    fix_targets = np.array([1.0 if d in _split(iv.loc["function_fix", "acts_on"]) else 0.0 for d in DYSFUNCTIONS])
+    zero = np.zeros(m)
     measures = []
-    for m, row in iv.iterrows():
-        if row.kind != "sensemaking":
-            continue
-        toks = _split(row.acts_on)
-        mask = np.array([[1.0 if ("all" in toks or f"{d}:{s}" in toks) else 0.0 for s in SIDES] for d in DYSFUNCTIONS])
-        measures.append((m, p[f"intervention.{m}.effect"], mask))
-    return DynSpec(coupling, feeds, erosion, constructs, fix_targets, tuple(measures), p)
+    for name in INTERVENTIONS:
+        toks = _split(iv.loc[name, "acts_on"])
+        targets = np.array([1.0 if ("all" in toks or d in toks) else 0.0 for d in DYSFUNCTIONS])
+        mask = np.array([[1.0 if ("all" in toks or d in toks or f"{d}:{s}" in toks) else 0.0 for s in SIDES]
+                         for d in DYSFUNCTIONS])
+        measures.append(Measure(name, arr.get(f"intervention.{name}.effect", zero), targets,
+                                arr.get(f"intervention.{name}.empathy", zero), mask,
+                                arr.get(f"intervention.{name}.unlearning", zero)))
+    return DynSpec(coupling, feeds, erosion, constructs, tuple(measures), arr)
 
 
 @functools.lru_cache(maxsize=8)
@@ -92,34 +118,56 @@ def dyn_spec(theory: Theory | None = None) -> DynSpec:
     return _dyn_for(theory)
 
 
-def exponents(incremental: np.ndarray, p: dict[str, float]) -> np.ndarray:
+def exponents(incremental: np.ndarray, p: Mapping[str, np.ndarray]) -> np.ndarray:
     """Per-run exponent of the incremental-effects curve."""
-    k = np.ones(len(incremental))
-    k[incremental == "increasing"] = p["incremental.increasing_exponent"]
-    k[incremental == "decreasing"] = p["incremental.decreasing_exponent"]
-    return k
+    n = len(incremental)
+    k = np.ones(n)
+    inc = np.broadcast_to(p["incremental.increasing_exponent"], (n,))
+    dec = np.broadcast_to(p["incremental.decreasing_exponent"], (n,))
+    k = np.where(incremental == "increasing", inc, k)
+    return np.where(incremental == "decreasing", dec, k)
 
 
-def simulate_arrays(x: dict[str, np.ndarray], quarters: int, spec: DynSpec) -> dict[str, np.ndarray]:
+def connection_arrays(link0: Mapping[str, np.ndarray], Dk: np.ndarray, spec: DynSpec,
+                      weights: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Linkages eroded by dysfunction levels ``Dk`` (..., n, 3) and the SMI connection they make."""
+    out = {}
+    for j, name in enumerate(LINKAGES):
+        out[name] = link0[name] * np.prod(1.0 - Dk * spec.erosion[:, :, j], axis=-1)
+    return out, sum(w * out[k] for k, w in weights.items())
+
+
+def simulate_arrays(x: dict[str, np.ndarray], quarters: int, spec: DynSpec,
+                    link0: Mapping[str, np.ndarray], weights: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Core loop. Returns arrays shaped (quarters + 1, runs) keyed by state name."""
     p = spec.p
     n = len(x["start_communication_paucity"])
+
+    def col(name: str) -> np.ndarray:  # a weight as an (n, 1) column
+        return np.broadcast_to(p[name], (n,))[:, None]
+
     D = np.stack([x[f"start_{d}"] for d in DYSFUNCTIONS], axis=1).astype(float)  # (n, 3)
     E = np.zeros((n, 3, 2))
     k = exponents(np.asarray(x["incremental_effects"]), p)[:, None]
-    rate, decay = p["sensemaking.existential_rate"], p["sensemaking.existential_decay"]
-    share, fb, cap = p["response.existential_share"], p["feedback.strength"], p["flow.cap"]
-    fix_effect = p["intervention.function_fix.effect"] * x["function_fix"]
+    rate, decay, share = col("sensemaking.existential_rate")[:, :, None], col("sensemaking.existential_decay")[:, :, None], \
+        col("response.existential_share")[:, :, None]
+    fb, cap, recovery, resilience = col("feedback.strength"), col("flow.cap"), col("recovery.rate"), col("resilience.strength")
+    damp_cap = col("damping.cap")[:, :, None]
+    coupling = np.broadcast_to(spec.coupling, (n, 3, 3))
     D_hist = np.empty((quarters + 1, n, 3))
     S_hist = np.empty((quarters + 1, n, 3, 2))
     E_hist = np.empty((quarters + 1, n, 3, 2))
     R_hist = np.empty((quarters + 1, n, 3, 2))
     for t in range(quarters + 1):
         damp = np.zeros((n, 3, 2))
-        for name, effect, mask in spec.measures:
-            on = (t >= x[f"{name}_start"]) * x[name] * effect  # (n,)
-            damp += on[:, None, None] * mask[None]
-        damp = np.minimum(damp, p["damping.cap"])
+        unlearn = np.zeros((n, 1, 1))
+        direct = np.zeros((n, 3))
+        for m in spec.measures:
+            on = (t >= x[f"{m.name}_start"]) * x[m.name]  # (n,) strength once started
+            damp += (on * np.broadcast_to(m.empathy, (n,)))[:, None, None] * m.mask[None]
+            unlearn += (on * np.broadcast_to(m.unlearning, (n,)))[:, None, None]
+            direct += (on * np.broadcast_to(m.effect, (n,)))[:, None] * m.targets[None]
+        damp = np.minimum(damp, damp_cap)
         Dk = D ** k  # the incremental-effects curve shapes every effect of a dysfunction
         S = Dk[:, :, None] * (1.0 - damp)
         R = (1.0 - share) * S + share * E
@@ -128,24 +176,15 @@ def simulate_arrays(x: dict[str, np.ndarray], quarters: int, spec: DynSpec) -> d
             break
         # dysfunctions spread through how people read them (2017 §3.4): coupling acts on the
         # situational meaning, so damping sensemaking also slows the circular progression
-        inflow = S.mean(axis=2) @ spec.coupling + fb * np.einsum("nds,dst->nt", R, spec.feeds)
-        fix_on = (t >= x["function_fix_start"]) * fix_effect
-        outflow = p["recovery.rate"] + fix_on[:, None] * spec.fix_targets[None]
-        inflow = np.clip(inflow, 0.0, cap)
-        outflow = np.clip(outflow, 0.0, cap)
+        inflow = np.einsum("nd,ndt->nt", S.mean(axis=2), coupling) + fb * np.einsum("nds,dst->nt", R, spec.feeds)
+        _, conn = connection_arrays(link0, Dk, spec, weights)
+        outflow = recovery + resilience * conn[:, None] + direct
+        inflow = np.minimum(np.maximum(inflow, 0.0), cap)
+        outflow = np.minimum(np.maximum(outflow, 0.0), cap)
         D = D + inflow * (1.0 - D) - outflow * D
-        E = E + rate * S * (1.0 - E) - decay * E
+        fade = np.minimum(decay + unlearn, 1.0 - rate)  # keeps E in [0, 1] and monotone
+        E = E + rate * S * (1.0 - E) - fade * E
     return {"D": D_hist, "S": S_hist, "E": E_hist, "R": R_hist}
-
-
-def _erode(linkages0: dict[str, np.ndarray], D: np.ndarray, spec: DynSpec, incremental_k: np.ndarray) -> dict[str, np.ndarray]:
-    """Linkages at each quarter: (T+1, n) per linkage."""
-    Dk = D ** incremental_k[None, :, None]  # (T+1, n, 3)
-    out = {}
-    for j, name in enumerate(LINKAGES):
-        factor = np.prod(1.0 - Dk * spec.erosion[None, None, :, j], axis=2)
-        out[name] = linkages0[name][None, :] * factor
-    return out
 
 
 def _inputs(df: pd.DataFrame, theory: Theory) -> dict[str, np.ndarray]:
@@ -185,12 +224,17 @@ def simulate(df: pd.DataFrame, quarters: int | None = None, theory: Theory | Non
     return pd.DataFrame(cols)
 
 
-def simulate_core(df: pd.DataFrame, quarters: int, theory: Theory) -> dict[str, np.ndarray]:
-    """Named (quarters + 1, runs) arrays of every simulated quantity."""
-    spec = dyn_spec(theory)
-    c = _model.compiled(theory)
+def simulate_core(df: pd.DataFrame, quarters: int, theory: Theory,
+                  params: Mapping[str, float | np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Named (quarters + 1, runs) arrays of every simulated quantity. ``params`` overrides weights
+    (arrays: one value per run, as the robustness draws use them)."""
+    if params:
+        spec, c = compile_dynamics(theory, params), _model.compile_theory(theory, params)
+    else:
+        spec, c = dyn_spec(theory), _model.compiled(theory)
     x = _inputs(df, theory)
-    st = simulate_arrays(x, quarters, spec)
+    link0 = _model.linkage_arrays(x, c)
+    st = simulate_arrays(x, quarters, spec, link0, c.linkage_weights)
     out: dict[str, np.ndarray] = {}
     for i, d in enumerate(DYSFUNCTIONS):
         out[d] = st["D"][:, :, i]
@@ -200,15 +244,15 @@ def simulate_core(df: pd.DataFrame, quarters: int, theory: Theory) -> dict[str, 
             continue
         v = stage_arr[stage][:, :, DYS_INDEX[d], SIDES.index(s)]
         out[construct] = 1.0 - v if polarity == "falls" else v
-    link0 = _model.linkage_arrays(x, c)
     # the firm's SMI functioning with no dysfunction at all: the reference for functioning loss
     potential = _model.capability_arrays(link0["smi_connection"], x, c)["smi_functioning"]
-    eroded = _erode(link0, st["D"], spec, exponents(x["incremental_effects"], spec.p))
+    Dk = st["D"] ** exponents(x["incremental_effects"], spec.p)[None, :, None]
+    eroded, conn = connection_arrays(link0, Dk, spec, c.linkage_weights)
     out.update(eroded)
-    out["smi_connection"] = sum(w * eroded[k] for k, w in c.linkage_weights.items())
+    out["smi_connection"] = conn
     levers = {lv: x[lv][None, :] for lv in LEVERS}
     out.update(_model.capability_arrays(out["smi_connection"], levers, c))
-    out["functioning_potential"] = potential[None, :]
+    out["functioning_potential"] = np.broadcast_to(potential, (len(df),))[None, :]
     shape = out["smi_connection"].shape
     return {k: np.broadcast_to(v, shape) for k, v in out.items()}
 

@@ -194,6 +194,7 @@ def explain(df: pd.DataFrame, outputs_: list[str] | None = None, baseline: pd.Da
         dbase[firm] = x[firm].to_numpy()
         dvals, dbase_vals = _dyn.summarize(x, theory=theory), _dyn.summarize(dbase, theory=theory)
     props = dict(zip(theory.inputs.name, theory.inputs.propositions))
+    route = route_basis(theory)
     frames = []
     for o in wanted:
         phi = phis[o]
@@ -208,22 +209,64 @@ def explain(df: pd.DataFrame, outputs_: list[str] | None = None, baseline: pd.Da
         long["output_value"] = ov[long.scenario.to_numpy()]
         long["baseline_output"] = bv[long.scenario.to_numpy()]
         long["propositions"] = long.input.map(props)
+        long["basis"] = [route(i, o) for i in long.input]
         frames.append(long)
     cols = ["scenario", "output", "input", "value", "baseline_value", "attribution", "output_value",
-            "baseline_output", "propositions"]
+            "baseline_output", "propositions", "basis"]
     return pd.concat(frames, ignore_index=True)[cols]
 
 
+def route_basis(theory: Theory) -> Callable[[str, str], str]:
+    """``basis(input, output)``: ``study`` when the input is named in a study and every relation
+    on its route to the output is a study's (``data/relations.csv``); otherwise ``assumption``.
+
+    Routes: a linkage input reaches its linkage through 2011 P1-P7 (study) but the SMI
+    connection and everything after it through the book's summary and bridge (assumptions); a
+    context input acts only through the book's grading (assumption); a lever reaches
+    functioning, synergy and the capabilities through 2012 P1-P5 (study); every dysfunction
+    summary passes through the book's timing assumptions (hardening, recovery).
+    """
+    spec = theory.inputs.set_index("name")
+
+    def basis(name: str, output: str) -> str:
+        if spec.loc[name, "basis"] != "study" or spec.loc[name, "kind"] == "context":
+            return "assumption"
+        layer = spec.loc[name, "layer"]
+        if layer == "linkages":
+            return "study" if output in LINKAGES else "assumption"
+        if layer == "capabilities":
+            return "study" if output in _model.CAPABILITY_OUTPUTS else "assumption"
+        return "assumption"
+
+    return basis
+
+
 def by_proposition(expl: pd.DataFrame, theory: Theory | None = None) -> pd.DataFrame:
-    """Sum attributions by proposition. An input serving several propositions splits its share
-    equally among them (a stated convention), so the totals still sum to the output change."""
+    """Sum attributions by proposition, keeping apart what came through the book's assumptions.
+
+    An input serving several propositions splits its share equally among them (a stated
+    convention), so the totals still sum to the output change. ``basis`` is ``study`` where the
+    route from input to output is the studies' own, ``assumption`` where it crosses one of the
+    book's assumptions (see :func:`route_basis`); the same proposition can appear once for each.
+    """
     theory = theory or _data.load()
+    if "basis" not in expl.columns:
+        raise ValueError("by_proposition() needs the 'basis' column that explain() adds")
     rows = expl.assign(proposition=expl.propositions.map(_split)).explode("proposition")
     rows["attribution"] = rows.attribution / expl.propositions.map(lambda s: len(_split(s))).loc[rows.index]
-    g = rows.groupby(["scenario", "output", "proposition"], as_index=False).agg(
+    g = rows.groupby(["scenario", "output", "proposition", "basis"], as_index=False).agg(
         attribution=("attribution", "sum"), inputs=("input", lambda s: "|".join(s)))
     parents = theory.propositions[theory.propositions["item"] == ""]
     label = {f"{r.study}:{r.proposition}": r.statement for r in parents.itertuples()}
-    g["statement"] = g.proposition.map(label).fillna("Managerial implications (not a proposition)")
+    g["statement"] = g.proposition.map(label).fillna("A section of the study (not a proposition)")
     return g.sort_values(["scenario", "output", "attribution"], key=lambda s: -s.abs() if s.name == "attribution" else s,
                          ignore_index=True)
+
+
+def assumption_share(expl: pd.DataFrame) -> pd.DataFrame:
+    """Per scenario and output: the share of the absolute attribution that came through the
+    book's assumptions (0 = all through the studies' own relations)."""
+    a = expl.assign(mag=expl.attribution.abs(), assumed=expl.attribution.abs() * (expl.basis == "assumption"))
+    g = a.groupby(["scenario", "output"], as_index=False)[["mag", "assumed"]].sum()
+    g["assumption_share"] = np.divide(g.assumed, g.mag, out=np.zeros(len(g)), where=g.mag.to_numpy() > 0)
+    return g[["scenario", "output", "assumption_share"]]

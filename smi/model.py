@@ -1,21 +1,25 @@
 """Linkages (Malshe 2011) and capabilities (Hughes, Le Bon & Malshe 2012), vectorized.
 
-Every relation below comes from a proposition; every number comes from ``data/parameters.csv``.
+Where each relation comes from is in ``data/relations.csv`` (basis ``study`` or ``assumption``);
+every number is a weight in ``data/parameters.csv``, all of them the book's assumptions.
 
 Linkages (2011). A linkage with a driver (language, structure, process) is the driver times one
-*gate* per proviso. A gate is ``1 - s * (1 - proviso)``: with the proviso fully met it is 1,
-with it absent it is ``1 - s``. The strictness ``s`` moves from ``strictness_low`` to
-``strictness_high`` with the proviso's context (hierarchy depth, strategy horizon, regional
-heterogeneity), so a proviso binds harder where its context calls for it (P1-P5). Linkages
-without a driver (social, philosophical) are weighted means of their components (P6, P7).
-The SMI connection is the weighted mean of the five linkages.
+*gate* per proviso (P1-P5: the driver helps *provided* the proviso holds). A gate is
+``1 - s * (1 - proviso)``: 1 with the proviso met, ``1 - s`` with it absent. The book grades
+the boundary conditions (an assumption): the strictness ``s`` moves from ``strictness_low`` to
+``strictness_high`` with the proviso's context. Linkages without a driver (social,
+philosophical) are weighted means of their components (P6, P7). The SMI connection is the
+book's one-number summary: the weighted mean of the five linkages.
 
-Capabilities (2012, P1-P5). Lever integration conditions SMI functioning:
-``functioning = connection * (floor + (1 - floor) * lever_integration)``; synergy follows
-functioning (``functioning ** exponent``); each capability is synergy times its own lever
-emphasis, times a factor for each capability that feeds it (spill-overs). All factors lie in
-[0, 1], so no capability exceeds SMI functioning: strong levers around a broken SMI (a weak
-connection) do not make strong capabilities.
+Capabilities (2012, P1-P5: levers -> SMI functioning -> synergy -> capability). SMI functioning
+is the book's bridge between the studies, a weighted mean of the connection and lever
+integration (``functioning.connection_share``); synergy is ``functioning ** exponent``. Each
+capability's own value is synergy times a factor that rises with the levers its section
+stresses; then spill-overs (2012 Contributions) pull a fed capability toward the mean of its
+feeders: ``(1 - s) * own + s * mean(feeders)``, so a strong feeder lifts it and a weak one drags
+it. No capability exceeds synergy: a modelling choice of the book, not the paper's claim.
+
+Every weight may be a scalar or an array with one value per scenario row (robustness draws).
 """
 from __future__ import annotations
 
@@ -58,7 +62,7 @@ class Compiled:
     linkages: dict[str, LinkageSpec]
     linkage_weights: dict[str, float]
     lever_weights: dict[str, float]
-    lever_floor: float
+    connection_share: float
     synergy_exponent: float
     capability_floor: float
     emphasis: dict[str, dict[str, float]]  # capability -> lever -> normalized weight
@@ -67,18 +71,18 @@ class Compiled:
     spillover: float
     linkage_inputs: list[str] = field(default_factory=list)
 
-    @property
-    def p(self) -> dict[str, float]:
-        return self.theory.params
-
 
 def _normalize(w: dict[str, float]) -> dict[str, float]:
+    """Weights summing to 1 (equal shares where all are zero); scalars or arrays alike."""
     total = sum(w.values())
-    return {k: (v / total if total > 0 else 1 / len(w)) for k, v in w.items()}
+    safe = np.where(total > 0, total, 1.0)
+    return {k: np.where(total > 0, v / safe, 1.0 / len(w)) * 1.0 for k, v in w.items()}
 
 
-def compile_theory(theory: Theory) -> Compiled:
-    p = theory.params
+def compile_theory(theory: Theory, params: Mapping[str, float | np.ndarray] | None = None) -> Compiled:
+    """Arrange the weights for fast evaluation. ``params`` overrides ``theory.params``; its values
+    may be arrays (one weight per scenario row), as :mod:`smi.robustness` uses them."""
+    p = {**theory.params, **(params or {})}
     inp = theory.inputs
     specs = {}
     for k in LINKAGES:
@@ -101,7 +105,7 @@ def compile_theory(theory: Theory) -> Compiled:
         linkages=specs,
         linkage_weights=_normalize({k: p[f"weight.{k}"] for k in LINKAGES}),
         lever_weights=_normalize({lv: p[f"lever_weight.{lv}"] for lv in LEVERS}),
-        lever_floor=p["functioning.lever_floor"],
+        connection_share=p["functioning.connection_share"],
         synergy_exponent=p["synergy.exponent"],
         capability_floor=p["capability.floor"],
         emphasis=emphasis,
@@ -148,15 +152,18 @@ def linkage_arrays(x: Arrays, c: Compiled) -> dict[str, np.ndarray]:
 
 def capability_arrays(connection: np.ndarray, levers: Arrays, c: Compiled) -> dict[str, np.ndarray]:
     integration = sum(w * levers[lv] for lv, w in c.lever_weights.items())
-    functioning = connection * (c.lever_floor + (1.0 - c.lever_floor) * integration)
+    # the book's bridge: functioning mixes the 2011 connection and the 2012 levers (no ceiling)
+    functioning = c.connection_share * connection + (1.0 - c.connection_share) * integration
     synergy = functioning ** c.synergy_exponent
     out = {"lever_integration": integration, "smi_functioning": functioning, "synergy": synergy}
     for cap in c.cap_order:
         focus = sum(w * levers[lv] for lv, w in c.emphasis[cap].items())
-        v = synergy * (c.capability_floor + (1.0 - c.capability_floor) * focus)
-        for src in c.feeders[cap]:
-            v = v * ((1.0 - c.spillover) + c.spillover * out[src])
-        out[cap] = v
+        own = synergy * (c.capability_floor + (1.0 - c.capability_floor) * focus)
+        if c.feeders[cap]:
+            # spill-overs pull a fed capability toward its feeders, up as well as down
+            fed = sum(out[src] for src in c.feeders[cap]) / len(c.feeders[cap])
+            own = (1.0 - c.spillover) * own + c.spillover * fed
+        out[cap] = own
     return {k: out[k] for k in CAPABILITY_OUTPUTS}
 
 

@@ -49,12 +49,14 @@ def capability_calculations(c: Compiled, variable: set[str], fixed: Mapping[str,
     or the ``smi_connection`` slider in a capabilities-only explorable.
     """
     out = [("lever_integration", " + ".join(f"{_num(w)} * {_ref(lv, variable, fixed)}" for lv, w in c.lever_weights.items())),
-           ("smi_functioning", f"({connection}) * ({_num(c.lever_floor)} + {_num(1 - c.lever_floor)} * datum.lever_integration)"),
+           ("smi_functioning", f"{_num(c.connection_share)} * ({connection}) + {_num(1 - c.connection_share)} * datum.lever_integration"),
            ("synergy", f"pow(datum.smi_functioning, {_num(c.synergy_exponent)})")]
     for cap in c.cap_order:
         focus = " + ".join(f"{_num(w)} * {_ref(lv, variable, fixed)}" for lv, w in c.emphasis[cap].items())
-        terms = [f"datum.synergy * ({_num(c.capability_floor)} + {_num(1 - c.capability_floor)} * ({focus}))"]
-        terms += [f"({_num(1 - c.spillover)} + {_num(c.spillover)} * datum.{src})" for src in c.feeders[cap]]
-        out.append((cap, " * ".join(terms)))
+        own = f"datum.synergy * ({_num(c.capability_floor)} + {_num(1 - c.capability_floor)} * ({focus}))"
+        if c.feeders[cap]:
+            fed = " + ".join(f"datum.{src}" for src in c.feeders[cap])
+            own = f"{_num(1 - c.spillover)} * {own} + {_num(c.spillover / len(c.feeders[cap]))} * ({fed})"
+        out.append((cap, own))
     assert sorted(f for f, _ in out) == sorted(CAPABILITY_OUTPUTS)
     return out
