@@ -88,7 +88,9 @@ def compile_theory(theory: Theory, params: Mapping[str, float | np.ndarray] | No
     for k in LINKAGES:
         rows = inp[inp.linkage.map(lambda s, k=k: k in _split(s)) & (inp.layer == "linkages")]
         drivers = tuple(rows[rows.kind == "driver"].name)
-        gates = tuple(Gate(r.name, r.context or None, p[f"strictness_low.{r.name}"], p[f"strictness_high.{r.name}"])
+        # a proviso with no context binds with strictness_high everywhere (low is never read)
+        gates = tuple(Gate(r.name, r.context or None, p[f"strictness_low.{r.name}"] if r.context else p[f"strictness_high.{r.name}"],
+                           p[f"strictness_high.{r.name}"])
                       for r in rows[rows.kind == "proviso"].itertuples())
         comps = _normalize({n: p[f"weight.{n}"] for n in rows[rows.kind == "component"].name}) if not drivers else {}
         if not drivers and not comps:

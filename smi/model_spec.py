@@ -75,7 +75,8 @@ def required_parameters(inputs: pd.DataFrame) -> set[str]:
     names = set(_FIXED)
     for r in inputs.itertuples():
         if r.kind == "proviso":
-            names |= {f"strictness_low.{r.name}", f"strictness_high.{r.name}"}
+            # a proviso without a context binds with one strictness (strictness_high), always
+            names |= {f"strictness_low.{r.name}", f"strictness_high.{r.name}"} if r.context else {f"strictness_high.{r.name}"}
         elif r.kind == "component":
             names.add(f"weight.{r.name}")
         elif r.kind == "lever":

@@ -40,6 +40,24 @@ def scenarios(draw, layer: str | None = None) -> dict:
     return row
 
 
+@st.composite
+def weights(draw) -> smi.Theory:
+    """A theory with every weight drawn anywhere inside its HARD bounds (smi.model_spec), not only
+    the suggested ranges: the admissible space in which every proposition's direction must hold.
+    Ordered pairs (strictness_low <= strictness_high) are sorted."""
+    from smi.model_spec import hard_bounds, ordered_pairs
+
+    values = {}
+    for name in THEORY.params:
+        if name == "simulation.quarters":
+            continue
+        lo, hi, _ = hard_bounds(name)
+        values[name] = draw(st.floats(lo, hi, allow_nan=False))
+    for a, b, _ in ordered_pairs(set(values)):
+        values[a], values[b] = min(values[a], values[b]), max(values[a], values[b])
+    return THEORY.with_params(**values)
+
+
 def frame(*rows: dict) -> pd.DataFrame:
     return pd.DataFrame(list(rows))
 

@@ -123,10 +123,10 @@ def test_unmodified_copy_loads(data):
 # --------------------------------------------------------------------------- parameters.csv
 
 @pytest.mark.parametrize("name, bad, shown", [
-    ("functioning.lever_floor", "1.7", "1.7"),
-    ("functioning.lever_floor", "-0.2", "-0.2"),
-    ("synergy.exponent", "0.5", "0.5"),        # below min 1
-    ("simulation.quarters", "400", "400"),      # above max 200
+    ("functioning.connection_share", "1.7", "1.7"),
+    ("functioning.connection_share", "-0.2", "-0.2"),
+    ("synergy.exponent", "0.5", "0.5"),        # below its suggested min 0.7
+    ("simulation.quarters", "400", "400"),      # above its max 40
     ("recovery.rate", "nan", "nan"),
     ("recovery.rate", "inf", "inf"),
 ])
@@ -137,8 +137,8 @@ def test_parameter_outside_range(data, name, bad, shown):
 
 @pytest.mark.parametrize("bad", ["high", "", "0,3", "30%"])
 def test_parameter_not_a_number(data, bad):
-    set_cell(data / "parameters.csv", {"name": "functioning.lever_floor"}, "value", bad)
-    load_error(data, "parameters.csv", "functioning.lever_floor", "'value'", repr(bad))
+    set_cell(data / "parameters.csv", {"name": "functioning.connection_share"}, "value", bad)
+    load_error(data, "parameters.csv", "functioning.connection_share", "'value'", repr(bad))
 
 
 def test_parameter_min_not_a_number(data):
@@ -159,8 +159,8 @@ def test_parameter_missing_for_an_input(data):
 
 @pytest.mark.parametrize("name", ["weight.mood", "coupling.overt_conflict.mood", "erosion.overt_conflict.trust"])
 def test_parameter_unknown_name(data, name):
-    append_row(data / "parameters.csv", name=name, value="1.0", min="0", max="10",
-               proposition="malshe2011:P6", rationale="A parameter the model never reads.")
+    append_row(data / "parameters.csv", name=name, value="1.0", min="0", max="1", basis="assumption",
+               serves="malshe2011:P6", rationale="A parameter the model never reads.")
     load_error(data, "parameters.csv", repr(name), "'name'", "unknown parameter")
 
 
@@ -178,8 +178,8 @@ def test_parameter_duplicate(data):
 
 
 def test_parameter_bad_proposition(data):
-    set_cell(data / "parameters.csv", {"name": "recovery.rate"}, "proposition", "malshe2017:P8")
-    load_error(data, "parameters.csv", "recovery.rate", "'proposition'", "'malshe2017:P8'")
+    set_cell(data / "parameters.csv", {"name": "recovery.rate"}, "serves", "malshe2017:P8")
+    load_error(data, "parameters.csv", "recovery.rate", "'serves'", "'malshe2017:P8'")
 
 
 def test_parameter_empty_rationale(data):
@@ -200,14 +200,67 @@ def test_simulation_quarters_not_whole(data):
     load_error(data, "parameters.csv", "'simulation.quarters'", "'value'", "40.5")
 
 
-def test_existential_rate_plus_decay_above_one(data):
-    """Each value is inside its own range, but together they would make meaning grow without bound."""
+@pytest.mark.parametrize("name, field, bad, bounds", [
+    ("spillover.strength", "max", "2", "[0, 0.9]"),            # a share above 1 would make capabilities negative
+    ("coupling.overt_conflict.communication_paucity", "min", "-0.1", "[0, 0.5]"),  # P7: never lowers another
+    ("capability.emphasis", "min", "0.5", "[1, 10]"),            # a stressed lever would count less
+    ("flow.cap", "max", "0.9", "[0.05, 0.5]"),                   # the dynamics would stop being monotone
+])
+def test_suggested_range_outside_hard_bounds(data, name, field, bad, bounds):
+    """An instructor may widen a suggested range, but never past the hard bounds in code, inside
+    which every proposition's direction holds."""
+    set_cell(data / "parameters.csv", {"name": name}, field, bad)
+    load_error(data, "parameters.csv", repr(name), repr(field), "hard bounds", bounds, bad)
+
+
+def test_strictness_low_above_high_is_refused(data):
+    """strictness_low > strictness_high would make a proviso bind less where its context is
+    stronger, reversing the book's grading of P1-P4."""
     path = data / "parameters.csv"
-    set_cell(path, {"name": "sensemaking.existential_rate"}, "max", "1")
-    set_cell(path, {"name": "sensemaking.existential_rate"}, "value", "0.95")
-    set_cell(path, {"name": "sensemaking.existential_decay"}, "value", "0.1")
-    load_error(data, "parameters.csv", "sensemaking.existential_rate", "sensemaking.existential_decay",
-               "0.95", "0.1", "exceed 1")
+    set_cell(path, {"name": "strictness_low.ownership"}, "max", "1")
+    set_cell(path, {"name": "strictness_low.ownership"}, "value", "0.9")
+    set_cell(path, {"name": "strictness_high.ownership"}, "min", "0")
+    set_cell(path, {"name": "strictness_high.ownership"}, "value", "0.4")
+    load_error(data, "parameters.csv", "'strictness_low.ownership'", "'strictness_high.ownership'", "0.9", "0.4",
+               "must not exceed")
+
+
+def test_a_weight_cannot_claim_a_study_basis(data):
+    """No study estimates a coefficient: every weight is the book's assumption."""
+    set_cell(data / "parameters.csv", {"name": "recovery.rate"}, "basis", "study")
+    load_error(data, "parameters.csv", "recovery.rate", "'basis'", "'study'")
+
+
+def test_with_params_checks_hard_bounds():
+    theory = smi.load(REAL_DATA)
+    with pytest.raises(DataValidationError, match=r"spillover\.strength.*hard bounds.*1\.5"):
+        theory.with_params(**{"spillover.strength": 1.5})
+    with pytest.raises(DataValidationError, match=r"strictness_low\.flexibility.*must not exceed"):
+        theory.with_params(**{"strictness_low.flexibility": 0.9, "strictness_high.flexibility": 0.3})
+    assert theory.with_params(**{"spillover.strength": 0.8}).param("spillover.strength") == 0.8
+
+
+# --------------------------------------------------------------------------- relations.csv
+
+def test_relation_assumption_with_a_study_source_is_refused(data):
+    """An assumption must not be credited to a study: it names the claim it serves, not a source."""
+    set_cell(data / "relations.csv", {"id": "erosion"}, "source", "malshe2017:P7")
+    load_error(data, "relations.csv", "'erosion'", "source", "'malshe2017:P7'")
+
+
+def test_relation_from_a_study_needs_its_source(data):
+    set_cell(data / "relations.csv", {"id": "circularity"}, "source", "")
+    load_error(data, "relations.csv", "'circularity'", "'source'")
+
+
+def test_relation_bad_basis(data):
+    set_cell(data / "relations.csv", {"id": "circularity"}, "basis", "finding")
+    load_error(data, "relations.csv", "'basis'", "'finding'")
+
+
+def test_input_bad_basis(data):
+    set_cell(data / "inputs.csv", {"name": "rapport"}, "basis", "")
+    load_error(data, "inputs.csv", "rapport", "'basis'")
 
 
 # --------------------------------------------------------------------------- inputs.csv
@@ -641,14 +694,14 @@ def test_missing_file(data, name):
 # --------------------------------------------------------------------------- no half-loading, overrides
 
 def test_nothing_half_loaded(data):
-    real_floor = float(get_cell(REAL_DATA / "parameters.csv", {"name": "functioning.lever_floor"}, "value"))
-    set_cell(data / "parameters.csv", {"name": "weight.rapport"}, "value", "2.5")   # valid edit
+    real_floor = float(get_cell(REAL_DATA / "parameters.csv", {"name": "functioning.connection_share"}, "value"))
+    set_cell(data / "parameters.csv", {"name": "weight.rapport"}, "value", "1.5")   # valid edit
     set_cell(data / "capabilities.csv", {"capability": "npd"}, "stressed_levers", "mood")  # later file breaks
     load_error(data, "capabilities.csv")
 
     smi.data.clear_cache()
     theory = smi.load(REAL_DATA)
-    assert theory.param("functioning.lever_floor") == real_floor
+    assert theory.param("functioning.connection_share") == real_floor
     assert theory.param("weight.rapport") == float(get_cell(REAL_DATA / "parameters.csv", {"name": "weight.rapport"}, "value"))
     assert theory.directory == REAL_DATA
 
@@ -657,17 +710,17 @@ def test_failed_load_is_not_cached(data):
     """Fixing a broken file and loading the same folder again works: the failure was not remembered."""
     path = data / "parameters.csv"
     good = path.read_text(encoding="utf-8")
-    set_cell(path, {"name": "functioning.lever_floor"}, "value", "1.7")
+    set_cell(path, {"name": "functioning.connection_share"}, "value", "1.7")
     load_error(data, "parameters.csv", "1.7")
     path.write_text(good, encoding="utf-8")
     theory = smi.load(data)
-    assert theory.param("functioning.lever_floor") == float(
-        get_cell(REAL_DATA / "parameters.csv", {"name": "functioning.lever_floor"}, "value"))
+    assert theory.param("functioning.connection_share") == float(
+        get_cell(REAL_DATA / "parameters.csv", {"name": "functioning.connection_share"}, "value"))
 
 
 def test_env_var_points_loader_at_broken_copy(data, monkeypatch):
-    set_cell(data / "parameters.csv", {"name": "functioning.lever_floor"}, "value", "1.7")
+    set_cell(data / "parameters.csv", {"name": "functioning.connection_share"}, "value", "1.7")
     monkeypatch.setenv("SMI_DATA_DIR", str(data))
     assert smi.data.data_dir() == data
-    with pytest.raises(DataValidationError, match=r"parameters\.csv.*functioning\.lever_floor.*1\.7"):
+    with pytest.raises(DataValidationError, match=r"parameters\.csv.*functioning\.connection_share.*1\.7"):
         smi.load()

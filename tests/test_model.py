@@ -18,10 +18,13 @@ def test_10000_random_scenarios_give_finite_outputs_in_range():
     assert len(out) == 10_000 and list(out.index) == list(df.index)
     assert np.isfinite(out.to_numpy()).all()
     assert ((out >= 0) & (out <= 1)).all().all()
-    # the SMI is the channel: no capability above functioning, functioning never above connection
+    # the book's modelling choice (relations.csv: capability_ceiling): no capability above synergy;
+    # functioning lies between the connection and lever integration it mixes (no ceiling)
     for cap in THEORY.capabilities.capability:
-        assert (out[cap] <= out.smi_functioning + 1e-12).all()
-    assert (out.smi_functioning <= out.smi_connection + 1e-12).all()
+        assert (out[cap] <= out.synergy + 1e-12).all()
+    lo = np.minimum(out.smi_connection, out.lever_integration)
+    hi = np.maximum(out.smi_connection, out.lever_integration)
+    assert ((out.smi_functioning >= lo - 1e-12) & (out.smi_functioning <= hi + 1e-12)).all()
 
 
 def test_10000_random_runs_stay_in_range_over_40_quarters():
@@ -87,7 +90,9 @@ def test_explanation_names_the_propositions_behind_each_input():
     own = expl.set_index("input")
     assert own.loc["ownership", "propositions"] == "malshe2011:P4"
     assert own.loc["ownership", "attribution"] < 0  # ownership 0.1 is below the baseline 0.5
-    by_p = smi.by_proposition(expl).set_index("proposition")
+    assert own.loc["ownership", "basis"] == "study"  # 2011 P4 is the route from ownership to structure
+    assert own.loc["hierarchy_depth", "basis"] == "assumption"  # the book's grading of the hierarchy
+    by_p = smi.by_proposition(expl).query("basis == 'study'").set_index("proposition")
     assert by_p.loc["malshe2011:P4", "attribution"] < 0
     assert "ownership" in by_p.loc["malshe2011:P4", "inputs"]
     assert by_p.loc["malshe2011:P4", "statement"]  # the proposition's paraphrase travels with it
@@ -108,7 +113,7 @@ def test_sensitivity_ranks_what_to_move_first():
 def test_sensitivity_for_dysfunction_prefers_lowering():
     sens = smi.sensitivity(smi.preset("price_hike_discounted"), "cumulative_dysfunction")
     acts = sens[sens.actionable]
-    assert acts.iloc[0].input in {"function_fix", "openness", "joint_calls", "job_rotation"}
+    assert acts.iloc[0].input in {"function_fix", "openness", "joint_calls", "job_rotation", "customized"}
     assert acts.iloc[0].best_move == "raise" and acts.iloc[0].gain > 0
     starts = sens[sens.input.str.startswith("start_")]
     assert (~starts.actionable).all() and (starts.best_move == "lower").all()
@@ -121,6 +126,26 @@ def test_every_preset_is_a_full_valid_scenario(key):
     out = smi.evaluate(df)
     assert out.notna().all().all()
     assert len(smi.simulate(df)) == int(THEORY.param("simulation.quarters")) + 1
+
+
+def test_assumption_share_is_reported_separately():
+    """Attribution that travels through the book's assumptions is kept apart from the studies':
+    a linkage is explained by 2011 propositions alone, the SMI connection (the book's summary of
+    the linkages) only through assumptions, a capability by both."""
+    expl = smi.explain(smi.scenario(key_terms=0.9, vision=0.9, hierarchy_depth=0.8))
+    share = smi.assumption_share(expl).set_index("output").assumption_share
+    assert share["language"] == pytest.approx(
+        expl.query("output == 'language' and input == 'hierarchy_depth'").attribution.abs().sum()
+        / expl.query("output == 'language'").attribution.abs().sum())
+    assert share["social"] == 0.0
+    assert share["smi_connection"] == 1.0
+    assert 0.0 < share["market_sensing"] < 1.0
+    by_p = smi.by_proposition(expl)
+    assert set(by_p.basis) == {"study", "assumption"}
+    # the same proposition appears once per basis, and the totals still sum to the change
+    totals = expl.groupby("output").agg(out=("output_value", "first"), base=("baseline_output", "first"))
+    np.testing.assert_allclose(by_p.groupby("output").attribution.sum().sort_index(),
+                               (totals.out - totals.base).sort_index(), atol=1e-10)
 
 
 def test_presets_tell_their_stories():
