@@ -1,7 +1,9 @@
 """Benchmarks: `make bench` prints one `name value unit` line per figure.
 
-Targets (shared/DESIGN.md): model_evals_per_s >= 1e6 (linkages + capabilities, vectorized),
-sim_40q_10k_s <= 1 (40 quarters x 10,000 runs). Benchmarks measure; tests check behaviour.
+Targets: model_evals_per_s >= 1e6 (linkages + capabilities, vectorized), sim_40q_10k_s <= 1
+(40 quarters x 10,000 runs). sensitivity_analysis_s is the SALib Morris run that
+tests/test_responsiveness.py uses; robustness_* time one scenario under the 200 weight draws
+(what a lab recomputes on every move). Benchmarks measure; tests check behaviour.
 Each figure is the best of several repeats, so a noisy neighbour inflates nothing.
 """
 from __future__ import annotations
@@ -44,6 +46,17 @@ def model() -> None:
     emit("explain_static_one_scenario_ms", t * 1000, "ms")
     t = best_of(lambda: smi.explain(smi.preset("price_hike_discounted"), ["cumulative_dysfunction"]), 5)
     emit("explain_dynamics_one_scenario_ms", t * 1000, "ms")
+
+    from smi.sensitivity import global_sensitivity
+    t = best_of(global_sensitivity, 3)
+    emit("sensitivity_analysis_s", t, "s (SALib Morris, 24 trajectories, every input and weight, as the tests run it)")
+
+    draws = smi.weight_draws()
+    t = best_of(lambda: smi.robustness(one, draws=draws), 5)
+    emit("robustness_static_one_scenario_ms", t * 1000, f"ms ({len(draws)} weight draws, every linkage and capability)")
+    dyn = smi.preset("price_hike_discounted")
+    t = best_of(lambda: smi.simulate_draws(dyn, draws=draws), 5)
+    emit("robustness_dynamics_one_scenario_ms", t * 1000, f"ms ({len(draws)} weight draws x 40 quarters)")
 
 
 def main() -> int:

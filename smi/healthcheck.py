@@ -15,6 +15,13 @@ naming every offending question id.
 
 The book's health-check page computes the same profile in the browser from data this module
 provides; ``tests/browser/test_healthcheck.py`` checks the two agree.
+
+Dysfunction risk is *estimated*: the dynamics run quarter by quarter and depend on the starting
+dysfunctions and on the firm's linkages (a well-linked firm mends faster), too many combinations
+to precompute for a static page. :func:`risk_grid` simulates every starting level the answers
+can produce for a firm whose five linkages all stand at one level, at ``CONNECTION_LEVELS``
+levels; :func:`dysfunction_risk` interpolates linearly in the firm's SMI connection. Python and
+the browser use the same grid and the same interpolation, and the page says it is an estimate.
 """
 from __future__ import annotations
 
@@ -30,6 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+import itertools
+
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -381,7 +391,7 @@ class HealthProfile:
     linkages: pd.Series         # five linkages and the SMI connection
     levers: pd.Series           # eight levers and lever integration
     capabilities: pd.Series     # SMI functioning, synergy, five capabilities
-    dysfunction: pd.Series      # cumulative, final, peak dysfunction and functioning loss (smi.summarize)
+    dysfunction: pd.Series      # estimated cumulative, final, peak dysfunction and functioning loss (dysfunction_risk)
     weakest: pd.DataFrame       # the weakest linkages and levers, with the propositions behind them
     work_on_first: pd.DataFrame  # inputs whose move alone raises SMI functioning most (smi.sensitivity)
     alerts: pd.DataFrame        # starting dysfunctions at or above ALERT_LEVEL, strongest first
@@ -390,6 +400,71 @@ class HealthProfile:
         """Every number the page shows, by output name."""
         return {**self.linkages.to_dict(), **self.levers.to_dict(), **self.capabilities.to_dict(),
                 **self.dysfunction.to_dict()}
+
+
+CONNECTION_LEVELS = 11  # 0, 0.1, ..., 1: the SMI connection levels of the risk grid
+RISK_FIELDS = ("cumulative_dysfunction", "final_dysfunction", "peak_dysfunction", "connection_kept")
+MAX_GRID = 50_000  # simulations in the risk grid before the build refuses
+
+
+@dataclass(frozen=True)
+class RiskGrid:
+    starts: list[str]          # the starting-dysfunction inputs, in grid order
+    steps: list[int]           # each takes the values k / steps
+    connection: np.ndarray     # (L,) connection levels
+    values: np.ndarray         # (cells, L, fields): RISK_FIELDS per starting cell and connection level
+
+
+@functools.lru_cache(maxsize=4)
+def _risk_grid(q: "Questionnaire") -> RiskGrid:
+    theory = q.theory
+    starts = [f"start_{d}" for d in DYSFUNCTIONS]
+    steps = [(POINTS - 1) * len(q.weights[s]) for s in starts]
+    cells = list(itertools.product(*[[k / n for k in range(n + 1)] for n in steps]))
+    levels = np.linspace(0.0, 1.0, CONNECTION_LEVELS)
+    if len(cells) * len(levels) > MAX_GRID:
+        raise ValueError(f"{FILE}: the starting dysfunctions take {len(cells)} combinations of values "
+                         f"(limit {MAX_GRID // len(levels)}); ask fewer questions per dysfunction")
+    scen = pd.DataFrame([dict(theory.defaults)] * (len(cells) * len(levels)))
+    for j, name in enumerate(starts):
+        scen[name] = np.repeat([c[j] for c in cells], len(levels))
+    conn = np.tile(levels, len(cells))
+    quarters = int(theory.param("simulation.quarters"))
+    spec, c = _dyn.dyn_spec(theory), _model.compiled(theory)
+    x = _dyn._inputs(scen, theory)
+    link0 = {k: conn for k in LINKAGES}  # every linkage at the connection level
+    st = _dyn.simulate_arrays(x, quarters, spec, link0, c.linkage_weights)
+    total = st["D"].sum(axis=2)  # (T+1, n)
+    Dk = st["D"] ** _dyn.exponents(x["incremental_effects"], spec.p)[None, :, None]
+    _, eroded = _dyn.connection_arrays(link0, Dk, spec, c.linkage_weights)
+    kept = np.where(conn > 0, eroded[1:].mean(axis=0) / np.where(conn > 0, conn, 1.0), 1.0)
+    values = np.stack([total[1:].mean(axis=0), total[-1], total.max(axis=0), kept], axis=1)
+    return RiskGrid(starts, steps, levels, values.reshape(len(cells), len(levels), len(RISK_FIELDS)))
+
+
+def risk_grid(q: "Questionnaire | None" = None) -> RiskGrid:
+    """The dysfunction-risk grid the health check estimates from (see the module notes)."""
+    return _risk_grid(q or load())
+
+
+def dysfunction_risk(scen: pd.DataFrame, q: "Questionnaire | None" = None) -> pd.Series:
+    """Estimated cumulative, final and peak dysfunction and functioning loss for a one-row
+    scenario of answers: the grid cell of its starting levels, interpolated linearly in its SMI
+    connection. Functioning loss follows from the connection kept: functioning mixes the
+    connection (share ``functioning.connection_share``) with lever integration."""
+    q = q or load()
+    g = risk_grid(q)
+    idx = 0
+    for name, n in zip(g.starts, g.steps):
+        idx = idx * (n + 1) + int(round(float(scen.at[0, name]) * n))
+    ev = _model.evaluate(scen, q.theory).iloc[0]
+    conn = float(ev["smi_connection"])
+    row = np.array([np.interp(conn, g.connection, g.values[idx, :, f]) for f in range(len(RISK_FIELDS))])
+    share = q.theory.param("functioning.connection_share")
+    f0 = float(ev["smi_functioning"])
+    loss = share * conn * (1.0 - row[3]) / f0 if f0 > 0 else 0.0
+    return pd.Series({"cumulative_dysfunction": row[0], "final_dysfunction": row[1],
+                      "peak_dysfunction": row[2], "functioning_loss": loss})
 
 
 def _rank(values: dict[str, float], ascending: bool) -> list[str]:
@@ -411,7 +486,7 @@ def profile(answers: Mapping[str, Any], questionnaire: Questionnaire | None = No
     linkages = ev[[*LINKAGES, "smi_connection"]].astype(float)
     levers = pd.concat([scen.iloc[0][list(LEVERS)].astype(float), ev[["lever_integration"]].astype(float)])
     caps = ev[["smi_functioning", "synergy", *theory.capabilities.capability]].astype(float)
-    dys = _dyn.summarize(scen, theory=theory).iloc[0].astype(float)
+    dys = dysfunction_risk(scen, q).astype(float)
 
     members, lrefs, irefs = linkage_members(theory), linkage_refs(theory), input_refs(theory)
     rows = []

@@ -35,7 +35,6 @@ from . import charts
 from .book import _check_key, _json_for_script
 
 STATIC = Path(__file__).parent / "static"
-MAX_GRID = 50_000  # dysfunction grid cells (one simulation each) before the build refuses
 CLASS_WIDTH = 360  # the class chart's panels (narrower than explorables: long measure labels)
 AXIS = {"linkages": "Strength (0 = absent, 1 = strongest the model allows)",
         "levers": "Rating (0 = lowest answer, 1 = highest)",
@@ -52,41 +51,14 @@ def _static(name: str) -> str:
 # --------------------------------------------------------------------------- data for the browser
 
 def dysfunction_grid(q: shc.Questionnaire) -> dict:
-    """Dysfunction summaries for every starting level the answers can produce.
-
-    The starting dysfunctions are means of answers, so each takes one of ``steps + 1`` values
-    ``k / steps``. Per cell: cumulative, final and peak dysfunction (they depend on the starts
-    only, other dynamics inputs at their defaults) and, per linkage, the mean over quarters
-    1..T of the factor by which the dysfunctions erode it; the browser turns those into the
-    firm's functioning loss with the linkage weights.
-    """
-    theory = q.theory
-    starts = [f"start_{d}" for d in DYSFUNCTIONS]
-    steps = [(shc.POINTS - 1) * len(q.weights[s]) for s in starts]
-    levels = [[k / n for k in range(n + 1)] for n in steps]
-    cells = list(itertools.product(*levels))
-    if len(cells) > MAX_GRID:
-        raise ValueError(f"{shc.FILE}: the starting dysfunctions take {len(cells)} combinations of values "
-                         f"(limit {MAX_GRID}); ask fewer questions per dysfunction")
-    row = dict(theory.defaults)
-    # every linkage at full strength: the eroded linkage is then the erosion factor itself
-    for name in theory.input_names("linkages"):
-        if theory.inputs.set_index("name").loc[name, "kind"] != "context":
-            row[name] = 1.0
-    scen = pd.DataFrame([row] * len(cells))
-    for j, s in enumerate(starts):
-        scen[s] = [c[j] for c in cells]
-    summ = smi.summarize(scen, theory=theory)
-    sim = smi.simulate(scen, theory=theory)
-    link0 = smi.linkages(scen.iloc[[0]], theory).iloc[0]
-    later = sim[sim.quarter >= 1]
-    factors = later.groupby("run")[list(LINKAGES)].mean() / link0[list(LINKAGES)].to_numpy()
-    values = np.column_stack([summ[["cumulative_dysfunction", "final_dysfunction", "peak_dysfunction"]].to_numpy(),
-                              factors.loc[scen.index].to_numpy()])
-    return {"inputs": starts, "steps": steps,
-            "fields": ["cumulative_dysfunction", "final_dysfunction", "peak_dysfunction",
-                       *[f"erosion_{k}" for k in LINKAGES]],
-            "values": np.round(values, 6).tolist()}
+    """The health check's dysfunction-risk grid (``smi.healthcheck.risk_grid``) as JSON: per cell of
+    starting levels and per SMI connection level, cumulative, final and peak dysfunction and the
+    share of the connection kept. The browser interpolates in the connection exactly as
+    ``smi.healthcheck.dysfunction_risk`` does."""
+    g = shc.risk_grid(q)
+    return {"inputs": g.starts, "steps": g.steps, "connection": [round(float(c), 6) for c in g.connection],
+            "fields": list(shc.RISK_FIELDS), "values": np.round(g.values, 6).tolist(),
+            "connectionShare": q.theory.param("functioning.connection_share")}
 
 
 def chain_spec(theory: Theory, title: str = "Your firm in the teaching model") -> dict:

@@ -168,9 +168,35 @@ def test_profile_numbers_come_from_the_model(seed):
     assert p.levers["lever_integration"] == pytest.approx(ev["lever_integration"])
     for lv in LEVERS:
         assert p.levers[lv] == x.at[0, lv]
+    # dysfunction risk is an estimate from the grid (the dynamics depend on every linkage): it is
+    # the grid's value, and close to the exact simulation of this firm
+    est = hc.dysfunction_risk(x)
     summ = smi.summarize(x).iloc[0]
     for k in summ.index:
-        assert p.dysfunction[k] == pytest.approx(summ[k])
+        assert p.dysfunction[k] == pytest.approx(est[k])
+        assert abs(p.dysfunction[k] - summ[k]) <= (0.05 if k == "functioning_loss" else 0.1), k
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_dysfunction_risk_grid_is_exact_for_a_firm_with_equal_linkages(seed):
+    """The grid simulates a firm whose five linkages all stand at one level; at a grid level the
+    estimate is that simulation itself (nothing invented by the interpolation)."""
+    g = hc.risk_grid(Q)
+    rng = np.random.default_rng(seed)
+    cell = [int(rng.integers(0, n + 1)) for n in g.steps]
+    level = int(rng.integers(1, len(g.connection)))
+    idx = 0
+    for k, n in zip(cell, g.steps):
+        idx = idx * (n + 1) + k
+    row = dict(THEORY.defaults, **{s: k / n for s, k, n in zip(g.starts, cell, g.steps)})
+    x = pd.DataFrame([row])
+    spec, c = smi.dynamics.dyn_spec(THEORY), smi.model.compiled(THEORY)
+    conn = np.array([g.connection[level]])
+    st = smi.dynamics.simulate_arrays(smi.dynamics._inputs(x, THEORY), 40, spec, {k: conn for k in LINKAGES},
+                                      c.linkage_weights)
+    total = st["D"].sum(axis=2)[:, 0]
+    assert g.values[idx, level, 0] == pytest.approx(total[1:].mean())
+    assert g.values[idx, level, 1] == pytest.approx(total[-1])
 
 
 def test_weakest_links_are_the_lowest_with_their_propositions():

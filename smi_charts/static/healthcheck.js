@@ -253,20 +253,21 @@
       var starts = {};
       data.dysfunctions.forEach(function (d) { starts[d.input] = inputs[d.input]; });
       result.alerts = ranked(starts, false, data.round).filter(function (n) { return starts[n] >= data.alertLevel; });
-      // dysfunction risk from the grid the book precomputed with smi.summarize
+      // dysfunction risk, estimated from the grid smi.healthcheck.risk_grid precomputed: the cell
+      // of the starting levels, interpolated linearly in the firm's SMI connection
       var g = data.grid, idx = 0;
       g.inputs.forEach(function (name, i) { idx = idx * (g.steps[i] + 1) + Math.round(inputs[name] * g.steps[i]); });
-      var cell = g.values[idx], field = {};
-      g.fields.forEach(function (f, i) { field[f] = cell[i]; });
-      var conn0 = 0, eroded = 0;
-      Object.keys(data.linkageWeights).forEach(function (k) {
-        conn0 += data.linkageWeights[k] * now[k];
-        eroded += data.linkageWeights[k] * now[k] * field["erosion_" + k];
+      var levels = g.connection, conn = now.smi_connection, field = {};
+      var j = Math.min(Math.max(0, Math.floor(conn * (levels.length - 1))), levels.length - 2);
+      var t = (conn - levels[j]) / (levels[j + 1] - levels[j]);
+      g.fields.forEach(function (f, i) {
+        field[f] = g.values[idx][j][i] * (1 - t) + g.values[idx][j + 1][i] * t;
       });
+      var f0 = now.smi_functioning;
       result.dysfunction = {
         cumulative_dysfunction: field.cumulative_dysfunction, final_dysfunction: field.final_dysfunction,
         peak_dysfunction: field.peak_dysfunction,
-        functioning_loss: now.smi_functioning > 0 && conn0 > 0 ? 1 - eroded / conn0 : 0
+        functioning_loss: f0 > 0 ? g.connectionShare * conn * (1 - field.connection_kept) / f0 : 0
       };
       return result;
     });
