@@ -79,29 +79,61 @@ def _normalize(w: dict[str, float]) -> dict[str, float]:
     return {k: np.where(total > 0, v / safe, 1.0 / len(w)) * 1.0 for k, v in w.items()}
 
 
+@dataclass(frozen=True)
+class Structure:
+    """What the tables say about the model's shape (no weights): cached per pair of tables, so a
+    theory with other weights (a robustness draw, a property test) compiles in microseconds."""
+
+    drivers: dict[str, tuple[str, ...]]
+    provisos: dict[str, tuple[tuple[str, str | None], ...]]  # linkage -> (proviso, context)
+    components: dict[str, tuple[str, ...]]
+    stressed: dict[str, frozenset[str]]
+    cap_order: list[str]
+    feeders: dict[str, list[str]]
+    linkage_inputs: list[str]
+
+
+_STRUCTURES: dict[tuple[int, int], tuple[pd.DataFrame, pd.DataFrame, Structure]] = {}
+
+
+def structure(theory: Theory) -> Structure:
+    key = (id(theory.inputs), id(theory.capabilities))
+    hit = _STRUCTURES.get(key)
+    if hit and hit[0] is theory.inputs and hit[1] is theory.capabilities:
+        return hit[2]
+    inp = theory.inputs
+    drivers, provisos, components = {}, {}, {}
+    for k in LINKAGES:
+        rows = inp[inp.linkage.map(lambda s, k=k: k in _split(s)) & (inp.layer == "linkages")]
+        drivers[k] = tuple(rows[rows.kind == "driver"].name)
+        provisos[k] = tuple((r.name, r.context or None) for r in rows[rows.kind == "proviso"].itertuples())
+        components[k] = tuple(rows[rows.kind == "component"].name)
+        if not drivers[k] and not components[k]:
+            raise _data.DataValidationError(f"inputs.csv: linkage {k!r} has neither a driver nor components")
+    caps = theory.capabilities.set_index("capability")
+    graph = {c: _split(caps.loc[c, "spills_over_to"]) for c in CAPABILITIES}
+    out = Structure(drivers, provisos, components,
+                    {c: frozenset(_split(caps.loc[c, "stressed_levers"])) for c in CAPABILITIES},
+                    capability_order(graph), {c: [src for src in CAPABILITIES if c in graph[src]] for c in CAPABILITIES},
+                    theory.input_names("linkages"))
+    _STRUCTURES[key] = (theory.inputs, theory.capabilities, out)  # the tables are kept, so ids stay unique
+    return out
+
+
 def compile_theory(theory: Theory, params: Mapping[str, float | np.ndarray] | None = None) -> Compiled:
     """Arrange the weights for fast evaluation. ``params`` overrides ``theory.params``; its values
     may be arrays (one weight per scenario row), as :mod:`smi.robustness` uses them."""
     p = {**theory.params, **(params or {})}
-    inp = theory.inputs
+    st = structure(theory)
     specs = {}
     for k in LINKAGES:
-        rows = inp[inp.linkage.map(lambda s, k=k: k in _split(s)) & (inp.layer == "linkages")]
-        drivers = tuple(rows[rows.kind == "driver"].name)
         # a proviso with no context binds with strictness_high everywhere (low is never read)
-        gates = tuple(Gate(r.name, r.context or None, p[f"strictness_low.{r.name}"] if r.context else p[f"strictness_high.{r.name}"],
-                           p[f"strictness_high.{r.name}"])
-                      for r in rows[rows.kind == "proviso"].itertuples())
-        comps = _normalize({n: p[f"weight.{n}"] for n in rows[rows.kind == "component"].name}) if not drivers else {}
-        if not drivers and not comps:
-            raise _data.DataValidationError(f"inputs.csv: linkage {k!r} has neither a driver nor components")
-        specs[k] = LinkageSpec(drivers, gates, tuple(comps.items()))
-    caps = theory.capabilities.set_index("capability")
+        gates = tuple(Gate(name, ctx, p[f"strictness_low.{name}"] if ctx else p[f"strictness_high.{name}"],
+                           p[f"strictness_high.{name}"]) for name, ctx in st.provisos[k])
+        comps = _normalize({n: p[f"weight.{n}"] for n in st.components[k]}) if not st.drivers[k] else {}
+        specs[k] = LinkageSpec(st.drivers[k], gates, tuple(comps.items()))
     emph = p["capability.emphasis"]
-    emphasis = {c: _normalize({lv: (emph if lv in _split(caps.loc[c, "stressed_levers"]) else 1.0) for lv in LEVERS})
-                for c in CAPABILITIES}
-    graph = {c: _split(caps.loc[c, "spills_over_to"]) for c in CAPABILITIES}
-    feeders = {c: [src for src in CAPABILITIES if c in graph[src]] for c in CAPABILITIES}
+    emphasis = {c: _normalize({lv: (emph if lv in st.stressed[c] else 1.0) for lv in LEVERS}) for c in CAPABILITIES}
     return Compiled(
         theory=theory,
         linkages=specs,
@@ -111,10 +143,10 @@ def compile_theory(theory: Theory, params: Mapping[str, float | np.ndarray] | No
         synergy_exponent=p["synergy.exponent"],
         capability_floor=p["capability.floor"],
         emphasis=emphasis,
-        cap_order=capability_order(graph),
-        feeders=feeders,
+        cap_order=st.cap_order,
+        feeders=st.feeders,
         spillover=p["spillover.strength"],
-        linkage_inputs=theory.input_names("linkages"),
+        linkage_inputs=st.linkage_inputs,
     )
 
 
@@ -181,27 +213,40 @@ def _plain(v):
     return v.item() if hasattr(v, "item") else v
 
 
+_SPECS: dict[int, tuple[pd.DataFrame, dict[str, dict]]] = {}
+
+
+def _input_spec(inputs: pd.DataFrame) -> dict[str, dict]:
+    """Each input's row as a dict, cached per table (shared by theories that differ in weights)."""
+    hit = _SPECS.get(id(inputs))
+    if hit and hit[0] is inputs:
+        return hit[1]
+    spec = {r["name"]: r for r in inputs.to_dict("records")}
+    _SPECS[id(inputs)] = (inputs, spec)
+    return spec
+
+
 def _columns(df: pd.DataFrame, names: list[str], theory: Theory) -> dict[str, np.ndarray]:
     """Numeric input columns as arrays; a missing column takes its default, a bad value raises."""
-    spec = theory.inputs.set_index("name")
+    spec = _input_spec(theory.inputs)
     n = len(df)
     out = {}
     for name in names:
         if name in df.columns:
             a = pd.to_numeric(df[name], errors="coerce").to_numpy(dtype=float)
-            lo, hi = spec.loc[name, "min"], spec.loc[name, "max"]
+            lo, hi = spec[name]["min"], spec[name]["max"]
             bad = ~((a >= lo) & (a <= hi))  # catches NaN too
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
                 raise ValueError(f"input {name!r}, row {df.index[i]!r}: must be a number in [{lo:g}, {hi:g}] "
                                  f"(value {_plain(df[name].iloc[i])!r})")
-            if spec.loc[name, "kind"] == "start_quarter" and not np.all(a == np.round(a)):
+            if spec[name]["kind"] == "start_quarter" and not np.all(a == np.round(a)):
                 i = int(np.flatnonzero(a != np.round(a))[0])
                 raise ValueError(f"input {name!r}, row {df.index[i]!r}: a start quarter must be a whole number "
                                  f"(value {_plain(df[name].iloc[i])!r})")
             out[name] = a
         else:
-            out[name] = np.full(n, float(spec.loc[name, "default"]))
+            out[name] = np.full(n, float(spec[name]["default"]))
     return out
 
 
