@@ -13,9 +13,10 @@ sums exactly to ``output(scenario) - output(baseline)``.
   causal graph (inputs -> connection -> functioning), the idea behind "Shapley flow"
   (Wang, Wiens & Lundberg 2021), and keeps efficiency exact.
 * Dysfunction summaries (cumulative, final, peak dysfunction; functioning loss): exact Shapley
-  over the dynamics inputs (starting levels, incremental-effects switch, interventions and
-  their start quarters), with the firm's linkage and lever inputs held at the scenario's
-  values: "for this firm, what did the starting dysfunctions and the interventions do?".
+  over the dynamics inputs (starting levels, incremental-effects switch, and each measure with
+  its start quarter as one player, reported on the measure's strength), with the firm's linkage
+  and lever inputs held at the scenario's values: "for this firm, what did the starting
+  dysfunctions and the measures do?".
 """
 from __future__ import annotations
 
@@ -53,10 +54,11 @@ def outputs(theory: Theory | None = None) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- exact Shapley
 
-def shapley(f: Evaluator, x: pd.DataFrame, base: pd.DataFrame, players: list[str]) -> np.ndarray:
+def shapley(f: Evaluator, x: pd.DataFrame, base: pd.DataFrame, players: list[str | tuple[str, ...]]) -> np.ndarray:
     """Exact Shapley values of ``f`` for each row of ``x`` against the matching row of ``base``.
 
-    Evaluates ``f`` on all ``2**m`` coalitions at once; returns an (n, m) array.
+    A player is a column, or a tuple of columns that move together. Evaluates ``f`` on all
+    ``2**m`` coalitions at once; returns an (n, m) array.
     """
     n, m = len(x), len(players)
     masks = np.array(list(product([0, 1], repeat=m)), dtype=bool)  # (2^m, m)
@@ -65,7 +67,8 @@ def shapley(f: Evaluator, x: pd.DataFrame, base: pd.DataFrame, players: list[str
     xs = x.loc[x.index.repeat(k)].reset_index(drop=True)
     tiled = np.tile(masks, (n, 1))
     for j, p in enumerate(players):
-        grid[p] = np.where(tiled[:, j], xs[p].to_numpy(), grid[p].to_numpy())
+        for col in ((p,) if isinstance(p, str) else p):
+            grid[col] = np.where(tiled[:, j], xs[col].to_numpy(), grid[col].to_numpy())
     v = np.asarray(f(grid), dtype=float).reshape(n, k)
     code = masks @ (1 << np.arange(m)[::-1])  # coalition -> row index (product order)
     pos = np.empty(k, dtype=int)
@@ -146,15 +149,27 @@ def _capability_phi(x: pd.DataFrame, base: pd.DataFrame, theory: Theory, link_ph
     return out
 
 
+def _dynamics_players(theory: Theory) -> list[str | tuple[str, ...]]:
+    """The dynamics inputs as Shapley players. A measure's strength and its start quarter act only
+    together (a start quarter means nothing at strength 0), so each pair is one player, reported
+    on the strength's row; this keeps the exact computation at 2**9 coalitions, not 2**14."""
+    names = theory.input_names("dynamics")
+    starts = {n for n in names if theory.inputs.set_index("name").loc[n, "kind"] == "start_quarter"}
+    return [(n, f"{n}_start") if f"{n}_start" in starts else n for n in names if n not in starts]
+
+
 def _dynamics_phi(x: pd.DataFrame, base: pd.DataFrame, theory: Theory, wanted: list[str]) -> dict[str, pd.DataFrame]:
-    players = theory.input_names("dynamics")
-    firm = [n for n in theory.input_names() if n not in players]
+    dyn = theory.input_names("dynamics")
+    players = _dynamics_players(theory)
+    firm = [n for n in theory.input_names() if n not in dyn]
     base = base.copy()
     base[firm] = x[firm].to_numpy()  # same firm; only the dynamics inputs go to baseline
     out = {}
     for col in wanted:
         phi = shapley(lambda g, col=col: _dyn.summarize(g, theory=theory)[col].to_numpy(), x, base, players)
-        out[col] = pd.DataFrame(phi, index=x.index, columns=players)
+        frame = pd.DataFrame(0.0, index=x.index, columns=dyn)
+        frame[[p if isinstance(p, str) else p[0] for p in players]] = phi
+        out[col] = frame
     return out
 
 
