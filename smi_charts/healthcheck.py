@@ -181,8 +181,9 @@ anywhere. Answer all {len(q.questions)} questions to see your profile.</p>
 <div class="smi-hc-message" id="{root}-message" role="status" aria-live="polite"></div>
 <div class="smi-hc-profile" id="{root}-profile" hidden>
 <h3>Your profile</h3>
-<div class="smi-hc-alerts-box" hidden><p><strong>Stop the spiral first.</strong> Early signs of these dysfunctions are
-strong; Malshe et al. (2017) find that each dysfunction feeds the others (P7) and that prevention is easier than repair:</p>
+<div class="smi-hc-alerts-box" hidden><p><strong>Act early.</strong> Signs that these dysfunctions are already present
+are strong; Malshe et al. (2017) suggest that one dysfunction may feed another (P7) and that preventing dysfunctions may be
+easier than mending them (§4.2):</p>
 <ul class="smi-hc-alerts"></ul></div>
 <p><strong>Work on first.</strong> The inputs whose move alone raises SMI functioning most (model's sensitivity):</p>
 <ol class="smi-hc-first"></ol>
@@ -195,8 +196,9 @@ capabilities, computed in your browser from your answers. The tables below hold 
 </figure>
 {_table(f"{root}-chain", "The chain, computed from your answers (0 = absent, 1 = strongest the model allows)", chain_rows)}
 {_table(f"{root}-levers", "The eight levers, as you rated them", lever_rows)}
-{_table(f"{root}-dysfunction", "Dysfunction risk: starting levels from the early signs, and their course over the "
-        "simulated quarters (dysfunction totals run 0-3)", dys_rows)}
+{_table(f"{root}-dysfunction", "Dysfunction risk, estimated: starting levels from the signs, run forward over the "
+        "simulated quarters for a firm whose five linkages all stand at your SMI connection (dysfunction totals run "
+        "0-3)", dys_rows)}
 </div>
 {_scripts(root, data, "initCheck")}
 </section>"""))
