@@ -158,18 +158,24 @@ def simulate_arrays(x: dict[str, np.ndarray], quarters: int, spec: DynSpec,
     S_hist = np.empty((quarters + 1, n, 3, 2))
     E_hist = np.empty((quarters + 1, n, 3, 2))
     R_hist = np.empty((quarters + 1, n, 3, 2))
+    # every measure's schedule at once, outside the loop: (T+1, n) strength once started
+    t_axis = np.arange(quarters + 1)[:, None]
+    damp_all = np.zeros((quarters + 1, n, 3, 2))
+    unlearn_all = np.zeros((quarters + 1, n, 1, 1))
+    direct_all = np.zeros((quarters + 1, n, 3))
+    for m in spec.measures:
+        on = (t_axis >= x[f"{m.name}_start"][None, :]) * x[m.name][None, :]
+        damp_all += (on * np.broadcast_to(m.empathy, (n,)))[:, :, None, None] * m.mask
+        unlearn_all += (on * np.broadcast_to(m.unlearning, (n,)))[:, :, None, None]
+        direct_all += (on * np.broadcast_to(m.effect, (n,)))[:, :, None] * m.targets
+    damp_all = np.minimum(damp_all, damp_cap[None])
+    # the undisturbed linkages and their weights as (n, 5) arrays, for the connection each quarter
+    L0 = np.stack([np.broadcast_to(link0[k], (n,)) for k in LINKAGES], axis=1)
+    W = np.stack([np.broadcast_to(weights[k], (n,)) for k in LINKAGES], axis=1)
+    erosion = np.broadcast_to(spec.erosion, (n, 3, len(LINKAGES)))
     for t in range(quarters + 1):
-        damp = np.zeros((n, 3, 2))
-        unlearn = np.zeros((n, 1, 1))
-        direct = np.zeros((n, 3))
-        for m in spec.measures:
-            on = (t >= x[f"{m.name}_start"]) * x[m.name]  # (n,) strength once started
-            damp += (on * np.broadcast_to(m.empathy, (n,)))[:, None, None] * m.mask[None]
-            unlearn += (on * np.broadcast_to(m.unlearning, (n,)))[:, None, None]
-            direct += (on * np.broadcast_to(m.effect, (n,)))[:, None] * m.targets[None]
-        damp = np.minimum(damp, damp_cap)
         Dk = D ** k  # the incremental-effects curve shapes every effect of a dysfunction
-        S = Dk[:, :, None] * (1.0 - damp)
+        S = Dk[:, :, None] * (1.0 - damp_all[t])
         R = (1.0 - share) * S + share * E
         D_hist[t], S_hist[t], E_hist[t], R_hist[t] = D, S, E, R
         if t == quarters:
@@ -177,12 +183,12 @@ def simulate_arrays(x: dict[str, np.ndarray], quarters: int, spec: DynSpec,
         # dysfunctions spread through how people read them (2017 §3.4): coupling acts on the
         # situational meaning, so damping sensemaking also slows the circular progression
         inflow = np.einsum("nd,ndt->nt", S.mean(axis=2), coupling) + fb * np.einsum("nds,dst->nt", R, spec.feeds)
-        _, conn = connection_arrays(link0, Dk, spec, weights)
-        outflow = recovery + resilience * conn[:, None] + direct
+        conn = (L0 * np.prod(1.0 - Dk[:, :, None] * erosion, axis=1) * W).sum(axis=1)  # = connection_arrays
+        outflow = recovery + resilience * conn[:, None] + direct_all[t]
         inflow = np.minimum(np.maximum(inflow, 0.0), cap)
         outflow = np.minimum(np.maximum(outflow, 0.0), cap)
         D = D + inflow * (1.0 - D) - outflow * D
-        fade = np.minimum(decay + unlearn, 1.0 - rate)  # keeps E in [0, 1] and monotone
+        fade = np.minimum(decay + unlearn_all[t], 1.0 - rate)  # keeps E in [0, 1] and monotone
         E = E + rate * S * (1.0 - E) - fade * E
     return {"D": D_hist, "S": S_hist, "E": E_hist, "R": R_hist}
 

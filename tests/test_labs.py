@@ -2,23 +2,69 @@
 The same labs in a real Voila server and browser: tests/browser/test_labs.py."""
 from __future__ import annotations
 
+import base64
+import html
+import io
 import re
 
+import numpy as np
+import pandas as pd
 import pytest
+import vl_convert as vlc
 
 import smi
-from smi_charts import charts
+from smi.data import CAPABILITIES, DYSFUNCTIONS
+from smi.dynamics import SUMMARY_OUTPUTS
+from smi_charts import bands, charts
 import smi_labs.common as common
-from smi_labs import capability_lab, dysfunction_lab, linkage_lab
+from smi_labs import CapabilityLab, DysfunctionLab, LinkageLab, capability_lab, dysfunction_lab, linkage_lab
 from smi_labs.common import Lab, offline_charts
+from smi_labs.dysfunction import LEVELS, SERIES
 
 LABS = [linkage_lab, capability_lab, dysfunction_lab]
+THEORY = smi.load()
+DRAWS = smi.weight_draws(THEORY)  # what the labs must use: K = 200, the fixed seed
+
+
+def rows(lab: Lab) -> list[list[str]]:
+    """The numbers table's cells as the page shows them."""
+    body = lab.numbers.value.split("<tbody>", 1)[1]
+    return [[html.unescape(c) for c in re.findall(r"<td>([^<]*)</td>", r)] for r in re.findall(r"<tr>(.*?)</tr>", body)]
 
 
 def shown(lab: Lab) -> dict[str, str]:
-    """The numbers table as the page shows it: first column -> last column."""
-    rows = re.findall(r"<tr><td>(.*?)</td>.*?<td>([^<]*)</td></tr>", lab.numbers.value)
-    return dict(rows)
+    """The numbers table: output -> value at the shipped weights."""
+    return {r[0]: r[1] for r in rows(lab)}
+
+
+def shown_bands(lab: Lab) -> dict[str, tuple[str, str]]:
+    """The numbers table: output -> (band low, band high)."""
+    return {r[0]: (r[2], r[3]) for r in rows(lab)}
+
+
+def fmt(v: float) -> str:
+    """A number as the tables show it (three decimals, never "-0.000")."""
+    return f"{round(float(v), 3) + 0.0:.3f}"
+
+
+def exported(lab: Lab) -> pd.DataFrame:
+    data = re.search(r'href="data:text/csv;base64,([^"]+)"', lab.export.value).group(1)
+    return pd.read_csv(io.StringIO(base64.b64decode(data).decode()))
+
+
+def assert_bands_are_smis(lab: Lab, scenario: pd.DataFrame, outputs: list[str]) -> None:
+    """Numbers tab, the lab's own frame and its CSV export all carry smi.robustness's value and
+    band for the scenario."""
+    want = smi.robustness(scenario, outputs, draws=DRAWS, theory=lab.theory).set_index("output")
+    frame = lab.result().frame.set_index("output")
+    table, table_bands, csv = shown(lab), shown_bands(lab), exported(lab).set_index("name")
+    for o in outputs:
+        label = frame.loc[o, "label"]
+        for col in ("value", "low", "high"):
+            assert frame.loc[o, col] == pytest.approx(want.loc[o, col], abs=1e-12), (o, col)
+            assert float(csv.loc[label, col]) == pytest.approx(want.loc[o, col], abs=1e-12), (o, col)
+        assert table[label] == fmt(want.loc[o, "value"]), o
+        assert table_bands[label] == (fmt(want.loc[o, "low"]), fmt(want.loc[o, "high"])), o
 
 
 @pytest.mark.parametrize("factory", LABS, ids=lambda f: f.__name__)
@@ -87,3 +133,190 @@ def test_cached_chart_bundle_is_what_altair_builds(tmp_path, monkeypatch):
     assert offline_charts(tmp_path) == path  # cached: used as is, not rebuilt
     assert alt.JupyterChart._is_offline and alt.JupyterChart._esm == built + "\n// from the cache"
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left behind
+
+
+# --------------------------------------------------------------------------- robustness bands
+
+@pytest.mark.parametrize("cls, preset, move", [
+    (LinkageLab, "diluted_key_terms", {"vertical_communication": 0.9, "hierarchy_depth": 0.2}),
+    (CapabilityLab, "program_creep", {"culture": 0.9, "key_terms": 0.1}),
+], ids=["linkage", "capability"])
+def test_bar_lab_bands_are_smis_and_follow_the_controls(cls, preset, move):
+    """The bands in the numbers, the export and the chart are smi.robustness's for the lab's
+    scenario, before and after a control moves (and the move changes them)."""
+    lab = cls()
+    lab.load_preset(preset)
+    before = dict(lab.chart.params.band)
+    assert_bands_are_smis(lab, lab.scenario(), lab.outputs)
+    for name, value in move.items():
+        lab.controls[name].value = value
+    scenario = smi.preset(preset).assign(**move)
+    assert_bands_are_smis(lab, scenario, lab.outputs)
+    want = smi.robustness(scenario, lab.chart_outputs, draws=DRAWS, theory=lab.theory)
+    band = bands.band_value(want)
+    assert set(lab.chart.params.band) == set(band)
+    for o, (low, high) in band.items():
+        assert lab.chart.params.band[o] == pytest.approx([low, high], abs=1e-12), o
+    assert lab.chart.params.band != before
+    for name, value in move.items():  # the bars compute in the browser from these
+        assert getattr(lab.chart.params, name) == value
+
+
+def test_whiskers_are_drawn_at_the_band():
+    """The chart as Vega renders it: each output's whisker spans its band on the 0-1 axis."""
+    lab = LinkageLab()
+    lab.set_values({"key_terms": 0.8, "two_way_channels": 0.2})
+    svg = vlc.vegalite_to_svg(lab.chart.chart.to_dict(), vl_version=common.VL)
+    group = re.search(r'<g class="mark-rule role-mark band_whisker[^"]*"[^>]*>(.*?)</g>', svg, re.S).group(1)
+    lines = re.findall(r'<line aria-label="[^"]*Output: ([^;]+);[^"]*" [^>]*transform="translate\(([-\d.e]+),'
+                       r'[-\d.e]+\)" x2="([-\d.e]+)"', group)
+    want = smi.robustness(lab.scenario(), lab.chart_outputs, draws=DRAWS).set_index("output")
+    labels = charts.output_labels(lab.theory)
+    drawn = {label: (float(x), float(x) + float(dx)) for label, x, dx in lines}
+    assert set(drawn) == {labels[o] for o in lab.chart_outputs}
+    width = 420  # the lab's chart width, the x scale's range for the domain [0, 1]
+    for o in lab.chart_outputs:
+        assert drawn[labels[o]] == pytest.approx((want.loc[o, "low"] * width, want.loc[o, "high"] * width), abs=0.01)
+
+
+def test_dysfunction_bands_are_smis_and_follow_the_controls():
+    lab = DysfunctionLab()
+    lab.load_preset("price_hike_discounted")
+    assert_bands_are_smis(lab, lab.scenario(), list(SUMMARY_OUTPUTS))
+    before = lab.chart.params.trajectory
+    lab.controls["openness"].value = 0.8
+    scenario = smi.preset("price_hike_discounted").assign(openness=0.8)
+    assert_bands_are_smis(lab, scenario, list(SUMMARY_OUTPUTS))
+    # the chart's lines are smi.simulate's, its bands the percentiles of smi.simulate_draws
+    sim = smi.simulate(scenario)
+    by_draw = smi.simulate_draws(scenario, draws=DRAWS)
+    traj = lab.chart.params.trajectory
+    assert traj != before
+    frame = lab.result().frame.set_index("output")
+    for s in SERIES:
+        low, high = np.percentile(by_draw[s][:, 0, :], [5, 95], axis=1)
+        assert traj[s][0] == pytest.approx(list(sim[s]), abs=1e-12)
+        assert traj[s][1] == pytest.approx(list(low), abs=1e-12)
+        assert traj[s][2] == pytest.approx(list(high), abs=1e-12)
+        final = frame.loc[f"{s}@final"]
+        assert (final.value, final.low, final.high) == pytest.approx((sim[s].iloc[-1], low[-1], high[-1]), abs=1e-12)
+    csv = exported(lab).set_index("name")
+    assert csv.loc["overt_conflict@q40", ["value", "low", "high"]].astype(float).tolist() == pytest.approx(traj["overt_conflict"][0][-1:]
+                                                                                           + [traj["overt_conflict"][1][-1],
+                                                                                              traj["overt_conflict"][2][-1]])
+
+
+def test_notes_count_the_draws_as_smi_does():
+    """"Weakest ... in N of 200 draws": N is what smi.evaluate_draws gives, and the note says
+    whether the conclusion holds for every draw or depends on the weights."""
+    lab = CapabilityLab()
+    lab.set_values({"vision": 0.9, "information": 0.9, "knowledge": 0.9, "processes": 0.1, "resources": 0.1})
+    by_draw = smi.evaluate_draws(lab.scenario(), DRAWS)
+    shipped = smi.evaluate(lab.scenario()).iloc[0]
+    weakest = min(CAPABILITIES, key=lambda c: shipped[c])
+    assert sum(shipped[c] == shipped[weakest] for c in CAPABILITIES) == 1  # a profile without ties
+    count = int((by_draw[list(CAPABILITIES)].idxmin(axis=1) == weakest).sum())
+    label = charts.output_labels(lab.theory)[weakest]
+    note = lab.result().notes[0]
+    assert note.startswith(f"Weakest capability at the shipped weights: {label}.")
+    if count == len(DRAWS):
+        assert f"in all {len(DRAWS)} weight draws: it holds whatever the weights" in note
+    else:
+        assert f"in {count} of {len(DRAWS)} weight draws: it depends on the weights" in note
+    assert html.escape(note) in lab.numbers.value
+
+    lab = LinkageLab()  # social and philosophical tie at the defaults, in every draw
+    assert lab.result().notes[1] == ("Strongest linkage at the shipped weights: Social linkage, Philosophical linkage "
+                                     "(tied). They are the strongest in all 200 weight draws: it holds whatever the weights.")
+
+
+def test_dysfunction_notes_compare_with_run_b_draw_by_draw():
+    lab = DysfunctionLab()
+    lab.set_values({"start_overt_conflict": 0.3})
+    lab.keep_run()
+    lab.set_values({"customized": 0.6, "customized_start": 2})
+    a = smi.summarize_draws(smi.scenario(start_overt_conflict=0.3), draws=DRAWS).cumulative_dysfunction.to_numpy()
+    b = smi.summarize_draws(lab.scenario(), draws=DRAWS).cumulative_dysfunction.to_numpy()
+    lower = int((b < a - 1e-9).sum())
+    note = lab.result().notes[1]
+    assert note.startswith("At the shipped weights this run's cumulative dysfunction is lower than run B's; it is so in ")
+    assert (f"in all {len(DRAWS)} weight draws" if lower == len(DRAWS) else f"in {lower} of {len(DRAWS)} weight draws") in note
+    lab.clear_run()
+    assert len(lab.result().notes) == 1
+
+
+# --------------------------------------------------------------------------- interventions
+
+def test_interventions_are_grouped_by_the_level_the_study_gives_them():
+    """Every measure of data/interventions.csv has a strength and a start control, under the
+    heading of its level (function-level §4.1, culture §4.2, individual §4.2)."""
+    lab = DysfunctionLab()
+    heading = None
+    placed = {}
+    for w in lab.interventions_pane.children:
+        if hasattr(w, "value") and isinstance(w.value, str) and w.value.startswith("<h4>"):
+            heading = html.unescape(re.search(r"<h4>(.*?)</h4>", w.value).group(1))
+        elif hasattr(w, "description") and w in lab.controls.values():
+            placed[next(n for n, c in lab.controls.items() if c is w)] = heading
+    iv = lab.theory.interventions
+    for r in iv.itertuples():
+        assert placed[r.intervention] == LEVELS[r.level][0], r.intervention
+        assert placed[f"{r.intervention}_start"] == LEVELS[r.level][0], r.intervention
+    assert LEVELS[iv.set_index("intervention").loc["customized", "level"]][0] == "Customized to the individual (§4.2)"
+    assert {LEVELS[lv][0] for lv in iv[iv.intervention.isin(["function_fix", "joint_calls", "job_rotation"])].level} == {
+        "Function-level measures (§4.1)"}
+
+
+def test_customized_control_changes_the_trajectory():
+    lab = DysfunctionLab()
+    lab.set_values({"start_communication_paucity": 0.4, "start_overt_conflict": 0.3})
+    before = lab.sim[list(DYSFUNCTIONS)].to_numpy().copy()
+    chart_before = lab.chart.params.trajectory
+    lab.controls["customized"].value = 1.0
+    lab.controls["customized_start"].value = 2
+    after = lab.sim[list(DYSFUNCTIONS)].to_numpy()
+    expected = smi.simulate(lab.scenario())
+    assert after == pytest.approx(expected[list(DYSFUNCTIONS)].to_numpy(), abs=1e-12)
+    assert np.abs(after - before).max() > 0.01
+    assert (after <= before + 1e-12).all()  # a measure never raises a dysfunction (the model is monotone)
+    assert lab.chart.params.trajectory != chart_before
+    assert lab.values["customized"] == 1.0 and lab.values["customized_start"] == 2
+    assert "customized=1" in lab.share.value and "customized_start=2" in lab.share.value
+
+
+def test_sensemaking_tab_shows_each_construct_with_its_band():
+    """Sales vs marketing: every construct at the chosen quarter, at the shipped weights and with
+    its band over the draws of smi.simulate_draws."""
+    lab = DysfunctionLab()
+    lab.load_preset("price_hike_discounted")
+    lab.quarter.value = 6
+    lab.tabs.selected_index = 4
+    sim = smi.simulate(lab.scenario()).set_index("quarter").loc[6]
+    by_draw = smi.simulate_draws(lab.scenario(), draws=DRAWS)
+    body = lab.sides.value.split("<tbody>", 1)[1]
+    cells = [[html.unescape(c) for c in re.findall(r"<td>([^<]*)</td>", r)] for r in re.findall(r"<tr>(.*?)</tr>", body)]
+    sm = lab.theory.sensemaking
+    constructs = sm[sm.stage != "trigger"]
+    assert len(cells) == len(constructs)
+    for row, r in zip(cells, constructs.itertuples()):
+        low, high = np.percentile(by_draw[r.construct][6, 0, :], [5, 95])
+        assert row[3:] == [fmt(v) for v in (sim[r.construct], low, high)], r.construct
+    assert "band_whisker" in lab.sides.value  # the chart draws the bands too
+
+
+def test_explanations_wait_for_their_tab():
+    """Attribution and sensitivity cost more than a second: a lab computes them when their tab
+    is open (also when it picks its default output while it is built), then follows the output."""
+    lab = CapabilityLab()
+    lab.recompute()
+    assert lab.why.value == "" and lab.sens.value == ""
+    lab.tabs.selected_index = 1
+    labels = charts.output_labels(lab.theory)
+    assert lab.why.value.startswith(f"<p>{html.escape(labels['market_sensing'])}:")
+    lab.explain_output.value = "npd"
+    assert lab.why.value.startswith(f"<p>{html.escape(labels['npd'])}:")
+    lab.tabs.selected_index = 0
+    lab.explain_output.value = "crm"  # not shown: not computed until the tab opens again
+    assert lab.why.value.startswith(f"<p>{html.escape(labels['npd'])}:")
+    lab.tabs.selected_index = 2
+    assert lab.why.value.startswith(f"<p>{html.escape(labels['crm'])}:") and lab.sens.value

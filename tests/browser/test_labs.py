@@ -1,6 +1,7 @@
 """The Voila labs, served by a real Voila server on 127.0.0.1 (the repo's voila.json), in
-headless Chromium: they load, controls move the chart, numbers are smi's, presets and shared
-links restore state, a malformed link gets a notice, the export holds the scenario."""
+headless Chromium: they load, controls move the chart, numbers and robustness bands are smi's
+(and move with the controls, in the chart and the Numbers tab), presets and shared links
+restore state, a malformed link gets a notice, the export holds the scenario and its bands."""
 from __future__ import annotations
 
 import base64
@@ -100,8 +101,34 @@ def wait_for_value(page, label: str, expected: float, tol: float = 0.0006, timeo
 
 
 def table(page) -> dict[str, float]:
-    rows = page.locator(".smi-lab-table").first.locator("tbody tr").all()
-    return {r.locator("td").nth(0).text_content(): float(r.locator("td").nth(1).text_content()) for r in rows}
+    """The Numbers tab: output -> value at the shipped weights."""
+    return {k: v[0] for k, v in table_rows(page).items()}
+
+
+def table_rows(page) -> dict[str, tuple[float, float, float]]:
+    """The Numbers tab: output -> (value, band low, band high), read in one go."""
+    cells = page.evaluate("""() => [...document.querySelector('.smi-lab-table').querySelectorAll('tbody tr')]
+        .map(r => [...r.querySelectorAll('td')].map(td => td.textContent))""")
+    return {c[0]: tuple(float(v) for v in c[1:4]) for c in cells}
+
+
+def wait_for_band(page, label: str, expected: tuple[float, float], tol: float = 0.0006, timeout_s: float = 30):
+    """Poll the Numbers tab until ``label``'s band is ``expected`` (low, high)."""
+    deadline, got = time.time() + timeout_s, None
+    while time.time() < deadline:
+        try:
+            got = table_rows(page).get(label, (None,) * 3)[1:]
+        except Exception:  # the table is being redrawn
+            got = None
+        if got and None not in got and all(abs(g - e) <= tol for g, e in zip(got, expected)):
+            return got
+        page.wait_for_timeout(250)
+    return got
+
+
+WHISKERS = """() => Object.fromEntries([...document.querySelectorAll('.smi-lab-chart g[class*="band_whisker"] line')]
+    .map(l => [l.getAttribute('aria-label').match(/Output: ([^;]+);/)[1],
+               [l.transform.baseVal[0].matrix.e, l.transform.baseVal[0].matrix.e + Number(l.getAttribute('x2'))]]))"""
 
 
 @pytest.mark.parametrize("lab", LABS)
@@ -131,6 +158,54 @@ def test_keyboard_move_updates_chart_and_numbers_match_model(voila_url, lab_page
     assert f"{expected.language:.3f}" in chart.text_content()  # the chart draws the same number
 
 
+def test_moving_a_control_moves_the_band_in_chart_and_numbers(voila_url, lab_page):
+    """Keyboard on a slider: the whisker of the linkage it feeds moves in the chart to the band
+    smi.robustness gives for the new scenario, and the Numbers tab shows the same band."""
+    page = open_lab(lab_page, f"{voila_url}/voila/render/linkage_lab.ipynb?preset=diluted_key_terms")
+    width = 420  # the chart's x range for the domain [0, 1]
+    draws = smi.weight_draws()
+    before = smi.robustness(smi.preset("diluted_key_terms"), ["language"], draws=draws).iloc[0]
+    whiskers = page.evaluate(WHISKERS)
+    assert whiskers["Language linkage"] == pytest.approx([before.low * width, before.high * width], abs=0.05)
+    handle = page.locator(".widget-slider .noUi-handle").nth(1)  # vertical communication
+    handle.focus()
+    for _ in range(10):
+        page.keyboard.press("ArrowRight")
+    scen = smi.preset("diluted_key_terms").assign(vertical_communication=0.25)
+    after = smi.robustness(scen, ["language", "smi_connection"], draws=draws).set_index("output")
+    assert (after.loc["language", "low"], after.loc["language", "high"]) != pytest.approx((before.low, before.high), abs=0.001)
+    page.wait_for_function(f"() => Math.abs(({WHISKERS})()['Language linkage'][1] - {after.loc['language', 'high'] * width}) < 0.05",
+                           timeout=30_000)
+    assert page.evaluate(WHISKERS)["Language linkage"] == pytest.approx(
+        [after.loc["language", "low"] * width, after.loc["language", "high"] * width], abs=0.05)
+    for out, label in (("language", "Language linkage"), ("smi_connection", "SMI connection")):
+        want = (after.loc[out, "low"], after.loc[out, "high"])
+        assert wait_for_band(page, label, want) == pytest.approx(want, abs=0.0006)
+    assert "200 draws" in page.locator(".smi-band-note").text_content()
+
+
+def test_customized_approach_moves_trajectory_band_and_numbers(voila_url, lab_page):
+    """The dysfunction lab's customized individual approach (§4.2) is a control: moving it
+    redraws the trajectory bands and the Numbers tab shows smi.robustness's new bands."""
+    page = open_lab(lab_page, f"{voila_url}/voila/render/dysfunction_lab.ipynb?preset=price_hike_discounted")
+    page.get_by_text("Interventions", exact=True).click()
+    slider = page.locator(".widget-slider", has_text="Customized individual approach (strength)")
+    slider.wait_for(timeout=10_000)
+    areas = "() => [...document.querySelectorAll('.smi-lab-chart g[class*=\"band_area\"] path')].map(p => p.getAttribute('d')).join('|')"
+    before = page.evaluate(areas)
+    assert before.count("M") >= 4  # one band per series
+    start = smi.preset("price_hike_discounted").customized.iloc[0]
+    slider.locator(".noUi-handle").focus()
+    for _ in range(30):
+        page.keyboard.press("ArrowRight")
+    scen = smi.preset("price_hike_discounted").assign(customized=round(start + 0.30, 2))
+    want = smi.robustness(scen, ["cumulative_dysfunction"], draws=smi.weight_draws()).iloc[0]
+    label = "Cumulative dysfunction (mean over quarters, 0-3)"
+    assert wait_for_band(page, label, (want.low, want.high)) == pytest.approx((want.low, want.high), abs=0.0006)
+    assert table(page)[label] == pytest.approx(want.value, abs=0.0006)
+    page.wait_for_function(f"(b) => ({areas})() !== b", arg=before, timeout=10_000)
+
+
 def test_shared_link_restores_state_and_export_holds_it(voila_url, lab_page):
     page = open_lab(lab_page, f"{voila_url}/voila/render/capability_lab.ipynb?preset=program_creep&culture=0.9")
     page.get_by_role("tab", name="Share & export").click()
@@ -142,10 +217,15 @@ def test_shared_link_restores_state_and_export_holds_it(voila_url, lab_page):
     data = page.locator("a.smi-export").get_attribute("href")
     csv = pd.read_csv(io.StringIO(base64.b64decode(data.split(",", 1)[1]).decode()))
     inputs = csv[csv.kind == "input"].set_index("name").value.astype(float)
-    assert inputs["culture"] == pytest.approx(0.9) and inputs["alignment"] == pytest.approx(0.15)
+    preset = smi.preset("program_creep").iloc[0]
+    assert inputs["culture"] == pytest.approx(0.9) and inputs["alignment"] == pytest.approx(preset.alignment)
+    assert preset.culture != pytest.approx(0.9)  # the link's value, not the preset's
     expected = smi.evaluate(smi.preset("program_creep").assign(culture=0.9)).iloc[0]
-    outputs = csv[csv.kind == "output"].set_index("name").value.astype(float)
-    assert outputs["Supply chain management"] == pytest.approx(expected.supply_chain, abs=1e-9)
+    outputs = csv[csv.kind == "output"].set_index("name")[["value", "low", "high"]].astype(float)
+    assert outputs.value["Supply chain management"] == pytest.approx(expected.supply_chain, abs=1e-9)
+    band = smi.robustness(smi.preset("program_creep").assign(culture=0.9), ["supply_chain"]).iloc[0]
+    assert (outputs.low["Supply chain management"], outputs.high["Supply chain management"]) == pytest.approx(
+        (band.low, band.high), abs=1e-9)
     # the shared link, opened fresh, restores the same numbers
     page2 = open_lab(lab_page, f"{voila_url}/voila/render/capability_lab.ipynb{href}")
     assert wait_for_value(page2, "Supply chain management", expected.supply_chain) == pytest.approx(

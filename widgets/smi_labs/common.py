@@ -1,7 +1,9 @@
-"""What every lab shares: URL state, presets, explanations, sensitivity, export, layout.
+"""What every lab shares: URL state, presets, robustness bands, explanations, sensitivity,
+export, layout.
 
-Controls only wire the model (``smi``) to the chart builders (``smi_charts.charts``): no model
-logic lives here.
+Controls only wire the model (``smi``) to the chart builders (``smi_charts.charts``,
+``smi_charts.bands``): no model logic lives here. Every output is shown at the shipped weights
+with its band over the weight draws (``smi_labs.draws``).
 """
 from __future__ import annotations
 
@@ -17,12 +19,15 @@ from urllib.parse import parse_qsl, urlencode
 
 import altair as alt
 import ipywidgets as W
+import numpy as np
 import pandas as pd
 import vl_convert as vlc
 
 import smi
 from smi.data import Theory, _split
-from smi_charts import charts
+from smi_charts import bands, charts
+
+from .draws import agreement, for_theory, how_often, spread
 
 VL = "6.4"
 
@@ -148,7 +153,8 @@ def svg(chart: alt.TopLevelMixin) -> str:
 
 def table_html(df: pd.DataFrame, caption: str) -> str:
     head = "".join(f"<th scope='col'>{html.escape(str(c))}</th>" for c in df.columns)
-    rows = "".join("<tr>" + "".join(f"<td>{html.escape(f'{v:.3f}' if isinstance(v, float) else str(v))}</td>" for v in r)
+    # + 0.0 turns a rounded -0.0 into 0.0, so a value a hair below zero does not show as "-0.000"
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(f'{round(v, 3) + 0.0:.3f}' if isinstance(v, float) else str(v))}</td>" for v in r)
                    + "</tr>" for r in df.itertuples(index=False))
     return (f"<table class='smi-lab-table'><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead>"
             f"<tbody>{rows}</tbody></table>")
@@ -168,6 +174,7 @@ CSS = """<style>
 .smi-lab-table caption { text-align: left; font-weight: 600; }
 .smi-notice { background: #fff4e5; border-left: 4px solid #D55E00; padding: 0.4em 0.8em; color: #5a2a00; }
 .smi-lab-ready { color: #1b5e20; }
+.smi-band-note { font-size: 13px; color: #333; margin: 0.2em 0 0.6em; }
 .smi-lab a { color: #004f7c; }
 /* JupyterLab's grey for inactive tabs and closed accordion titles (#6d6d6d on #eeeeee, 4.45:1)
    misses WCAG AA's 4.5:1: darken it */
@@ -204,6 +211,34 @@ def chart_box(widget: W.Widget) -> W.Box:
     return box
 
 
+@dataclass
+class LabResult:
+    """What a lab shows for the current settings: one row per output (``output``, ``label``,
+    ``value`` at the shipped weights, band ``low``/``high``) and sentences saying which of its
+    conclusions hold over the weight draws."""
+
+    frame: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+def result_rows(outputs: list[str], labels: dict[str, str], arrays: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Value and band of each output from its (K + 1,) array over the weight sets."""
+    s = {o: spread(arrays[o]) for o in outputs}
+    return pd.DataFrame({"output": outputs, "label": [labels[o] for o in outputs],
+                         **{c: [float(s[o][c]) for o in outputs] for c in ("value", "low", "high")}})
+
+
+def extreme_note(arrays: dict[str, np.ndarray], names: list[str], labels: dict[str, str], what: str,
+                 lowest: bool) -> str:
+    """The sentence naming the weakest (or strongest) of ``names`` at the shipped weights and in
+    how many weight draws the same ones are."""
+    found, agree, k = agreement(arrays, names, lowest)
+    which = "Weakest" if lowest else "Strongest"
+    tied = " (tied)" if len(found) > 1 else ""
+    return (f"{which} {what} at the shipped weights: {', '.join(labels[n] for n in found)}{tied}. "
+            f"{'They are' if len(found) > 1 else 'It is'} the {which.lower()} {how_often(agree, k)}.")
+
+
 class Lab:
     """Base: a set of input controls, a recompute callback, URL state, export and explanations."""
 
@@ -233,9 +268,13 @@ class Lab:
         for n, c in self.controls.items():
             c.observe(lambda ch, n=n: self._changed(n, ch["new"]), names="value")
         self.presets.observe(lambda ch: self.load_preset(ch["new"]) if ch["new"] else None, names="value")
-        self.explain_output.observe(lambda ch: self.refresh_explanations(), names="value")
+        self.explain_output.observe(lambda ch: self._explain_other_output(), names="value")
         self.tabs: W.Tab | None = None
         self._explained = False
+        self.draws = for_theory(self.theory)  # once per kernel
+        self.band_note = W.HTML(f"<p class='smi-band-note'>{html.escape(self.draws.note)}</p>")
+        self._result: LabResult | None = None
+        self._result_for: tuple | None = None
 
     # -- state
     def set_values(self, values: dict[str, float | str]) -> None:
@@ -297,17 +336,41 @@ class Lab:
     def update_main(self) -> None:
         raise NotImplementedError
 
-    def result_frame(self) -> pd.DataFrame:
+    def compute(self) -> LabResult:
         raise NotImplementedError
 
+    def result(self) -> LabResult:
+        """The current settings' result, computed once however many views ask for it."""
+        key = tuple(self.values[n] for n in self.theory.input_names())
+        if key != self._result_for:
+            self._result, self._result_for = self.compute(), key
+        return self._result
+
+    def result_frame(self) -> pd.DataFrame:
+        """The numbers as the Numbers tab shows them."""
+        f = self.result().frame
+        return pd.DataFrame({"output": f.label, "value (shipped weights)": f.value,
+                             "band low (5th percentile)": f.low, "band high (95th percentile)": f.high})
+
     def update_numbers(self) -> None:
-        self.numbers.value = table_html(self.result_frame(), "Model results for the current settings")
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.result().notes)
+        self.numbers.value = ((f"<ul class='smi-robust-notes'>{notes}</ul>" if notes else "")
+                              + table_html(self.result_frame(), "Model results for the current settings, "
+                                           f"each with its band over {self.draws.k} weight draws"))
 
     def export_frame(self) -> pd.DataFrame:
         inputs = pd.DataFrame({"kind": "input", "name": self.inputs, "value": [self.values[n] for n in self.inputs]})
-        res = self.result_frame()
-        outputs = pd.DataFrame({"kind": "output", "name": res.iloc[:, 0], "value": res.iloc[:, -1]})
+        f = self.result().frame
+        outputs = pd.DataFrame({"kind": "output", "name": f.label, "value": f.value, "low": f.low, "high": f.high})
         return pd.concat([inputs, outputs], ignore_index=True)
+
+    def _explain_other_output(self) -> None:
+        # a lab that picks its default output while it is built must not pay for explanations
+        # nobody sees (attribution and sensitivity cost more than a second of a kernel's start)
+        if self._explanations_visible():
+            self.refresh_explanations()
+        else:
+            self._explained = False
 
     def _explanations_visible(self) -> bool:
         return self.tabs is not None and self.tabs.selected_index in (1, 2)
@@ -343,7 +406,7 @@ class Lab:
         tabs.observe(lambda ch: self.refresh_explanations() if self._explanations_visible() and not self._explained else None,
                      names="selected_index")
         left = W.VBox([self.presets, controls], layout=W.Layout(flex="1 1 360px", min_width="300px"))
-        right = W.VBox([main, tabs], layout=W.Layout(flex="2 1 480px", min_width="300px"))
+        right = W.VBox([main, self.band_note, tabs], layout=W.Layout(flex="2 1 480px", min_width="300px"))
         body = W.Box([left, right], layout=W.Layout(display="flex", flex_flow="row wrap", align_items="flex-start"))
         root = W.VBox([W.HTML(CSS + f"<h1>{html.escape(self.title)}</h1>"), self.notice, body, self.ready])
         root.add_class("smi-lab")
@@ -351,6 +414,48 @@ class Lab:
 
     def mark_ready(self) -> None:
         self.ready.value = "<p class='smi-lab-ready' role='status'>Model ready: move any control.</p>"
+
+
+class BarLab(Lab):
+    """A lab whose main chart is the bars of a browser-computed explorable (``kind``), each
+    with its band as a whisker. The sliders set the chart's parameters: the inputs (the chart
+    computes the bars from the model's expressions) and the bands (computed here by ``smi``)."""
+
+    kind = "linkages"
+    chart_title = ""
+    ranked: tuple[str, ...] = ()  # the outputs whose weakest and strongest the notes name
+    ranked_as = ""  # what one of them is called ("linkage")
+
+    def __init__(self, theory: Theory | None = None):
+        super().__init__(theory)
+        self.labels = charts.output_labels(self.theory)
+        self.chart_outputs = charts.KIND_OUTPUTS[self.kind]
+        self.chart = alt.JupyterChart(self._main_chart(), embed_options={"actions": False})
+
+    def compute(self) -> LabResult:
+        a = self.draws.evaluate(self.values)
+        return LabResult(result_rows(self.outputs, self.labels, a),
+                         [extreme_note(a, list(self.ranked), self.labels, self.ranked_as, lowest) for lowest in (True, False)])
+
+    def _band(self) -> dict[str, list[float]]:
+        f = self.result().frame
+        return bands.band_value(f[f.output.isin(self.chart_outputs)])
+
+    def _main_chart(self) -> alt.TopLevelMixin:
+        # the bars compute in the browser from the model's expressions; the lab's sliders set
+        # their params, and the whiskers' band param
+        bars = charts.explorable(self.kind, self.inputs, self.values, self.chart_title, self.theory, bind=False).chart
+        return bands.with_band(bars.properties(width=420, title=""), self.chart_outputs, self.labels, self._band(),
+                               self.chart_title)
+
+    def rebuild_main(self) -> None:
+        self.chart.chart = self._main_chart()
+
+    def update_main(self) -> None:
+        with self.chart.hold_sync():
+            for n in self.inputs:
+                setattr(self.chart.params, n, float(self.values[n]))
+            setattr(self.chart.params, bands.BAND_PARAM, self._band())
 
 
 def run(lab_factory: Callable[[], Lab]) -> Lab:

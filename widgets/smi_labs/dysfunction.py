@@ -1,23 +1,40 @@
 """Dysfunction simulator (Malshe, Johnson & Viio 2017): run the dysfunctions forward in time,
-see how each side reads and answers them, try interventions, compare two runs."""
+see how each side reads and answers them, try interventions, compare two runs. Every line and
+number comes with its band over the weight draws."""
 from __future__ import annotations
 
 import html
 
 import altair as alt
 import ipywidgets as W
+import numpy as np
 import pandas as pd
 
 import smi
 from smi.data import DYSFUNCTIONS
-from smi.dynamics import SUMMARY_OUTPUTS
-from smi_charts import charts
+from smi.dynamics import SUMMARY_OUTPUTS, summarize_core
+from smi_charts import bands, charts
 
-from .common import Lab, chart_box, svg, table_html
+from .common import Lab, LabResult, chart_box, result_rows, svg, table_html
+from .draws import how_often, spread
 
 SERIES = [*DYSFUNCTIONS, "smi_functioning"]
 STAGE_NAMES = {"situational_meaning": "situational meaning", "existential_meaning": "existential meaning",
                "response": "response"}
+# how Malshe et al. (2017) class the measures (data/interventions.csv, column level), in the order shown
+LEVELS = {
+    "function": ("Function-level measures (§4.1)",
+                 "Malshe et al. (2017, §4.1) class broad measures aimed at the functions, joint customer calls and "
+                 "job rotation as function-level measures, which likely do not address how each person makes sense "
+                 "of a dysfunction; §4.2 adds that joint calls and rotation may help build empathy."),
+    "culture": ("Culture of openness (§4.2)",
+                "§4.2: openness may help prevent dysfunctions, which may be easier than mending them, and help "
+                "build empathy."),
+    "individual": ("Customized to the individual (§4.2)",
+                   "§4.2, the study's main prescription: approaches customized to each salesperson's and "
+                   "marketer's dysfunction experience rather than broad function-level strategies."),
+}
+SIZES_NOTE = "<p><em>How strongly each measure acts is the book's assumption; the studies give no sizes.</em></p>"
 
 
 class DysfunctionLab(Lab):
@@ -30,8 +47,9 @@ class DysfunctionLab(Lab):
         self.outputs = list(SUMMARY_OUTPUTS)
         super().__init__(theory)
         self.quarters = int(self.theory.param("simulation.quarters"))
-        self.sim = self._simulate()
+        self.labels = {**dict(zip(smi.outputs(self.theory).output, smi.outputs(self.theory).label)), **charts.SERIES}
         self.run_b: pd.DataFrame | None = None
+        self.run_b_cumulative: np.ndarray | None = None  # per weight set, for the comparison note
         self.run_b_label = ""
         self.chart = alt.JupyterChart(self._trajectory(), embed_options={"actions": False})
         self.keep = W.Button(description="Keep this run as B", tooltip="Freeze the current run to compare against",
@@ -46,12 +64,10 @@ class DysfunctionLab(Lab):
         self.quarter.observe(lambda ch: self.update_sides(), names="value")
         spec = self.theory.inputs.set_index("name")
         starts = [n for n in self.inputs if spec.loc[n, "kind"] == "start"]
-        ivs = [n for n in self.inputs if spec.loc[n, "kind"] in ("intervention", "start_quarter")]
+        self.interventions_pane = W.VBox(self.intervention_controls() + [W.HTML(SIZES_NOTE)])
         acc = W.Accordion(children=[
             W.VBox([self.controls[n] for n in starts] + [self.controls["incremental_effects"]]),
-            W.VBox([W.HTML("<p>A function-level fix works on the dysfunctions; openness, joint customer calls and "
-                           "job rotation damp how individuals read them (2017 §4.2). Each has a strength and a "
-                           "start quarter.</p>")] + [self.controls[n] for n in ivs]),
+            self.interventions_pane,
             W.VBox([self.keep, self.clear]),
         ])
         for i, t in enumerate(["Starting point", "Interventions", "Compare two runs"]):
@@ -61,64 +77,115 @@ class DysfunctionLab(Lab):
                                 extra=[("Sales vs marketing", W.VBox([self.quarter, self.sides]))])
         self.tabs.observe(lambda ch: self.update_sides() if ch["new"] == 4 else None, names="selected_index")
 
-    def _simulate(self) -> pd.DataFrame:
-        return smi.simulate(self.scenario(), quarters=self.quarters, theory=self.theory)
+    def intervention_controls(self) -> list[W.Widget]:
+        """Each measure's strength and start quarter, grouped by the level the study assigns it."""
+        iv = self.theory.interventions
+        unknown = sorted(set(iv.level) - set(LEVELS))
+        if unknown:
+            raise ValueError(f"interventions.csv: level {unknown[0]!r} has no heading in the dysfunction lab")
+        out: list[W.Widget] = []
+        for level, (heading, text) in LEVELS.items():
+            names = list(iv[iv.level == level].intervention)
+            if names:
+                out.append(W.HTML(f"<h4>{html.escape(heading)}</h4><p>{html.escape(text)}</p>"))
+                out += [self.controls[c] for n in names for c in (n, f"{n}_start")]
+        return out
 
-    def _trajectory(self) -> alt.Chart:
-        runs = {"Current run": self.sim}
-        if self.run_b is not None:
-            runs[f"Run B ({self.run_b_label})"] = self.run_b
-        return charts.trajectory_chart(runs, SERIES, "Dysfunctions and SMI functioning over time", self.theory)
+    # -- model
+    def compute(self) -> LabResult:
+        a = self.draws.simulate(self.scenario(), self.quarters)  # (quarters + 1, K + 1)
+        self.trajectories = a
+        self.series_bands = {s: spread(a[s]) for s in SERIES}  # per quarter: value, low, high, ...
+        # the current run at the shipped weights, as smi.simulate reports it
+        self.sim = pd.DataFrame({"quarter": np.arange(self.quarters + 1), **{k: v[:, -1] for k, v in a.items()}})
+        summary = summarize_core(a)
+        final = {f"{s}@final": a[s][-1] for s in SERIES}
+        labels = {**self.labels, **{f"{s}@final": f"{charts.SERIES[s]} in quarter {self.quarters}" for s in SERIES}}
+        self.cumulative = summary["cumulative_dysfunction"]
+        return LabResult(result_rows([*SUMMARY_OUTPUTS, *final], labels, {**summary, **final}), self._notes(a))
+
+    def _notes(self, a: dict[str, np.ndarray]) -> list[str]:
+        total = sum(a[d] for d in DYSFUNCTIONS)  # (quarters + 1, K + 1)
+        change = total[-1] - total[0]
+        word = np.where(change > 1e-6, "grows", np.where(change < -1e-6, "fades", "stays where it started"))
+        agree = int((word[:-1] == word[-1]).sum())
+        notes = [f"At the shipped weights the total dysfunction {word[-1]} over {self.quarters} quarters; it "
+                 f"{word[-1]} {how_often(agree, self.draws.k)}."]
+        if self.run_b_cumulative is not None:
+            diff = self.cumulative - self.run_b_cumulative
+            side = np.where(diff < -1e-9, "lower than", np.where(diff > 1e-9, "higher than", "the same as"))
+            agree = int((side[:-1] == side[-1]).sum())
+            notes.append(f"At the shipped weights this run's cumulative dysfunction is {side[-1]} run B's; it is so "
+                         f"{how_often(agree, self.draws.k)}.")
+        return notes
+
+    # -- chart
+    def _trajectory_value(self) -> dict:
+        self.result()
+        s = self.series_bands
+        return bands.trajectory_value(*({n: s[n][c] for n in SERIES} for c in ("value", "low", "high")))
+
+    def _trajectory(self) -> alt.TopLevelMixin:
+        return bands.trajectory_band_chart(self.quarters, SERIES, self.labels, self._trajectory_value(),
+                                           "Dysfunctions and SMI functioning over time", self.run_b,
+                                           f"run B ({self.run_b_label})")
 
     def update_main(self) -> None:
-        self.sim = self._simulate()
-        self.chart.chart = self._trajectory()
+        setattr(self.chart.params, bands.TRAJECTORY_PARAM, self._trajectory_value())
         if self.tabs is not None and self.tabs.selected_index == 4:
             self.update_sides()
 
     def rebuild_main(self) -> None:
-        pass  # update_main already sends a whole new chart
+        self.chart.chart = self._trajectory()
 
     def keep_run(self) -> None:
+        self.result()
         self.run_b = self.sim
+        self.run_b_cumulative = self.cumulative
         self.run_b_label = ", ".join(f"{self.theory.inputs.set_index('name').loc[n, 'label']} {self.values[n]}"
                                      for n in self.inputs if self.values[n] != self.theory.defaults[n]) or "defaults"
-        self.chart.chart = self._trajectory()
+        self._refresh_comparison()
 
     def clear_run(self) -> None:
-        self.run_b = None
-        self.chart.chart = self._trajectory()
+        self.run_b = self.run_b_cumulative = None
+        self._refresh_comparison()
 
-    def result_frame(self) -> pd.DataFrame:
-        summary = smi.summarize(self.scenario(), quarters=self.quarters, theory=self.theory).iloc[0]
-        labels = dict(zip(smi.outputs(self.theory).output, smi.outputs(self.theory).label))
-        last = self.sim.iloc[-1]
-        rows = [(labels[o], float(summary[o])) for o in SUMMARY_OUTPUTS]
-        rows += [(f"{charts.SERIES[s]} in quarter {self.quarters}", float(last[s])) for s in SERIES]
-        return pd.DataFrame(rows, columns=["output", "value"])
+    def _refresh_comparison(self) -> None:
+        self._result_for = None  # the notes compare with run B
+        self.rebuild_main()
+        self.update_numbers()
 
+    # -- tables
     def export_frame(self) -> pd.DataFrame:
         base = super().export_frame()
-        traj = self.sim[["quarter", *SERIES]].melt(id_vars="quarter", var_name="name", value_name="value")
-        traj["kind"] = "trajectory"
-        traj["name"] = traj.name + "@q" + traj.quarter.astype(str)
-        return pd.concat([base, traj[["kind", "name", "value"]]], ignore_index=True)
+        b = self.series_bands
+        traj = pd.DataFrame({"kind": "trajectory", "name": [f"{s}@q{q}" for s in SERIES for q in range(self.quarters + 1)],
+                             **{c: np.concatenate([b[s][c] for s in SERIES]) for c in ("value", "low", "high")}})
+        return pd.concat([base, traj], ignore_index=True)
 
     def update_sides(self) -> None:
         q = self.quarter.value
+        self.result()
         row = self.sim[self.sim.quarter == q].iloc[0]
         sm = self.theory.sensemaking
         rows = []
         for r in sm[sm.stage != "trigger"].itertuples():
+            b = spread(self.trajectories[r.construct][q])
             rows.append({"side": r.side, "dysfunction": r.dysfunction.replace("_", " "), "stage": STAGE_NAMES[r.stage],
-                         "label": f"{r.label} ({r.dysfunction.replace('_', ' ')})", "value": float(row[r.construct])})
+                         "label": f"{r.label} ({r.dysfunction.replace('_', ' ')})", "value": float(b["value"]),
+                         "low": float(b["low"]), "high": float(b["high"])})
         df = pd.DataFrame(rows)
+        chart = bands.facet_with_band(charts.sensemaking_chart(df, f"How each side reads and answers the dysfunctions, quarter {q}"),
+                                      alt.Y("label:N", sort=None))
         self.sides.value = (
             f"<p>Quarter {q}: communication paucity {row.communication_paucity:.2f}, lack of collaboration "
             f"{row.lack_of_collaboration:.2f}, overt conflict {row.overt_conflict:.2f}. Constructs that fall as a "
-            "dysfunction grows (sales' view of marketing's customer orientation, marketing's hopefulness) are shown as read.</p>"
-            + svg(charts.sensemaking_chart(df, f"How each side reads and answers the dysfunctions, quarter {q}"))
-            + table_html(df[["side", "label", "stage", "value"]], f"Sensemaking at quarter {q}"))
+            "dysfunction grows (sales' view of marketing's customer orientation, marketing's hopefulness) are shown as read. "
+            "Whiskers: the band over the weight draws.</p>"
+            + svg(chart)
+            + table_html(df[["side", "label", "stage", "value", "low", "high"]].rename(
+                columns={"value": "value (shipped weights)", "low": "band low (5th percentile)",
+                         "high": "band high (95th percentile)"}), f"Sensemaking at quarter {q}"))
 
 
 def dysfunction_lab() -> DysfunctionLab:
