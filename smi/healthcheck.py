@@ -52,10 +52,11 @@ from .sensitivity import sensitivity as _sensitivity
 
 FILE = "healthcheck.yaml"
 FORMAT = "smi-healthcheck"   # the "format" field of an exported file
-VERSION = 1                  # its "version"
+VERSION = 2                  # its "version": bumped whenever the question ids change (exports are keyed by id)
 CODE_PREFIX = "hc1"          # short codes: hc1.<fingerprint>.<base64url of the answer digits>
 POINTS = 5                   # every question has a 5-point scale
-MIN_QUESTIONS, MAX_QUESTIONS = 18, 30
+# one item per idea: splitting double-barrelled items and a culture item took version 2 to 33 questions
+MIN_QUESTIONS, MAX_QUESTIONS = 18, 36
 ASKABLE_KINDS = ("driver", "proviso", "component", "context", "lever", "start")
 WEAKEST_PER_LAYER = 2        # weakest links shown: this many linkages and this many levers
 WORK_ON_FIRST = 3            # inputs shown under "work on first"
@@ -623,7 +624,7 @@ def read_file(path: str | Path, questionnaire: Questionnaire | None = None) -> l
 CLASS_GROUPS = {
     "linkages": "Linkages and SMI functioning",
     "levers": "Synergistic levers (class average and each firm)",
-    "signs": "Early signs of dysfunction (class average and each firm)",
+    "triggers": "Triggers: dysfunctions already present (class average and each firm)",
 }
 
 
@@ -634,7 +635,7 @@ def class_measures(theory: Theory | None = None) -> list[dict[str, str]]:
     in_label = dict(zip(theory.inputs.name, theory.inputs.label))
     rows = [{"group": "linkages", "measure": m, "label": labels[m]} for m in [*LINKAGES, "smi_connection", "smi_functioning"]]
     rows += [{"group": "levers", "measure": lv, "label": in_label[lv]} for lv in LEVERS]
-    rows += [{"group": "signs", "measure": f"start_{d}", "label": in_label[f"start_{d}"]} for d in DYSFUNCTIONS]
+    rows += [{"group": "triggers", "measure": f"start_{d}", "label": in_label[f"start_{d}"]} for d in DYSFUNCTIONS]
     return rows
 
 

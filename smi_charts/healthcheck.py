@@ -38,7 +38,7 @@ STATIC = Path(__file__).parent / "static"
 CLASS_WIDTH = 360  # the class chart's panels (narrower than explorables: long measure labels)
 AXIS = {"linkages": "Strength (0 = absent, 1 = strongest the model allows)",
         "levers": "Rating (0 = lowest answer, 1 = highest)",
-        "signs": "Starting level (0 = no sign, 1 = strongest)"}
+        "triggers": "Starting level (0 = no trigger noticed, 1 = strongest)"}
 
 
 def _static(name: str) -> str:
@@ -158,6 +158,11 @@ def health_check(key: str = "health", path: str | Path | None = None) -> None:
                 + [(o, labels[o]) for o in ("cumulative_dysfunction", "peak_dysfunction", "final_dysfunction",
                                             "functioning_loss")])
     display(HTML(f"""<section class="smi-hc" id="{root}" data-key="{key}" aria-label="{html.escape(q.title)}">
+<div class="smi-hc-caveat" role="note"><p><strong>What this questionnaire is, and is not.</strong> It is a teaching
+exercise: its items were written for this book and have never been tested for reliability or validity, so it is
+not a validated survey instrument. Your profile is what the book's teaching model makes of one person's answers,
+not a measurement of your firm. Measuring these constructs for real would take validated multi-item scales from
+the sales–marketing interface literature, answered by several informants from both sales and marketing.</p></div>
 <p class="smi-hc-privacy">Your answers stay in this browser: they are saved on this device only, and nothing is sent
 anywhere. Answer all {len(q.questions)} questions to see your profile.</p>
 <noscript><p>The health check needs JavaScript to compute your profile in the browser.</p></noscript>
@@ -181,13 +186,17 @@ anywhere. Answer all {len(q.questions)} questions to see your profile.</p>
 <div class="smi-hc-message" id="{root}-message" role="status" aria-live="polite"></div>
 <div class="smi-hc-profile" id="{root}-profile" hidden>
 <h3>Your profile</h3>
-<div class="smi-hc-alerts-box" hidden><p><strong>Act early.</strong> Signs that these dysfunctions are already present
-are strong; Malshe et al. (2017) suggest that one dysfunction may feed another (P7) and that preventing dysfunctions may be
-easier than mending them (§4.2):</p>
+<div class="smi-hc-alerts-box" hidden><p><strong>Triggers: dysfunctions already present.</strong> You report strong
+triggers, the signs by which salespeople and marketers notice a dysfunction that already exists (Malshe et al. 2017).
+The study suggests that one dysfunction may feed another (P7) and that managers are better off addressing a dysfunction
+at its earliest stage (§4.2):</p>
 <ul class="smi-hc-alerts"></ul></div>
-<p><strong>Work on first.</strong> The inputs whose move alone raises SMI functioning most (model's sensitivity):</p>
+<p><strong>Work on first.</strong> The inputs whose move alone raises SMI functioning most in the teaching model (its
+sensitivity, at the book's assumed weights; the studies do not rank these inputs):</p>
 <ol class="smi-hc-first"></ol>
-<p><strong>Weakest links.</strong> Your lowest linkages and levers, with the propositions behind them:</p>
+<p><strong>Weakest links.</strong> Your lowest linkages and levers as the model computes them, with the propositions
+that name each one (which input holds a linkage back most follows from the model's gates, an assumption of the
+book):</p>
 <ul class="smi-hc-weakest"></ul>
 <figure class="smi-hc-figure" id="{root}-chart">
 <div class="smi-hc-vis" id="{root}-chart-vis"></div>
@@ -196,7 +205,7 @@ capabilities, computed in your browser from your answers. The tables below hold 
 </figure>
 {_table(f"{root}-chain", "The chain, computed from your answers (0 = absent, 1 = strongest the model allows)", chain_rows)}
 {_table(f"{root}-levers", "The eight levers, as you rated them", lever_rows)}
-{_table(f"{root}-dysfunction", "Dysfunction risk, estimated: starting levels from the signs, run forward over the "
+{_table(f"{root}-dysfunction", "Dysfunction risk, estimated: starting levels from the triggers, run forward over the "
         "simulated quarters for a firm whose five linkages all stand at your SMI connection (dysfunction totals run "
         "0-3)", dys_rows)}
 </div>

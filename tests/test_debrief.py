@@ -87,3 +87,16 @@ def test_make_debrief_target(folder, tmp_path):
     make = subprocess.run(["make", "-n", "debrief", f"DIR={folder}"], capture_output=True, text=True, cwd=ROOT)
     assert make.returncode == 0, make.stderr
     assert "scripts/debrief.py" in make.stdout and "_build/debrief" in make.stdout
+
+
+def test_debrief_skips_an_export_of_the_previous_questionnaire(tmp_path):
+    """Version 1 (before issue 11 split and renamed questions) keyed answers by other ids: named and skipped."""
+    d = tmp_path / "class"
+    d.mkdir()
+    (d / "team-a.json").write_text(json.dumps(hc.export(pattern(1))), encoding="utf-8")
+    old = {"format": hc.FORMAT, "version": 1, "answers": {"lang-vertical": 3, "soc-rapport": 4}, "inputs": {}}
+    (d / "last-year.json").write_text(json.dumps(old), encoding="utf-8")
+    r = run(str(d), "--out", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    assert f"skipped last-year.json: unsupported version 1 (this book reads version {hc.VERSION})" in r.stderr
+    assert "1 health check read, 1 skipped" in r.stdout

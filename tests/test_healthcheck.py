@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +51,7 @@ def test_every_linkage_input_lever_and_starting_dysfunction_is_asked():
     assert set(required) <= set(Q.weights)
 
 
-def test_each_dysfunction_has_a_sign_from_each_side():
+def test_each_dysfunction_has_a_trigger_from_each_side():
     for d in DYSFUNCTIONS:
         texts = [Q.by_id[qid].text for qid in Q.questions_for(f"start_{d}")]
         assert any(t.startswith("(Seen from sales)") for t in texts), d
@@ -60,6 +62,75 @@ def test_constructs_name_existing_propositions():
     for q in Q.questions:
         for token in q.construct:
             assert token.split(":")[0] in smi.data.STUDIES
+
+
+# --------------------------------------------------------------------------- what the items ask (issue 11)
+
+LEVER_ITEMS = {lv: f"lev-{lv}" for lv in LEVERS}
+
+
+@pytest.mark.parametrize("qid,construct,maps_to", [
+    ("lang-vertical-sales", ("malshe2011:P1a",), (("vertical_communication", "+"),)),
+    ("lang-vertical-marketing", ("malshe2011:P1a",), (("vertical_communication", "+"),)),
+    ("soc-rapport-leaders", ("malshe2011:P6a",), (("rapport", "+"),)),
+    ("soc-rapport-field", ("malshe2011:P6a",), (("rapport", "+"),)),
+    ("struct-ownership", ("malshe2011:P4",), (("ownership", "+"),)),
+    ("phil-partner", ("malshe2011:P7c",), (("partner_view", "+"),)),
+    *[(qid, ("hughes2012:P1-P5",), ((lv, "+"),)) for lv, qid in LEVER_ITEMS.items()],
+])
+def test_changed_items_map_as_intended(qid, construct, maps_to):
+    q = Q.by_id[qid]
+    assert q.construct == construct and q.maps_to == maps_to
+
+
+def test_each_lever_has_its_own_item_and_nothing_else_sets_it():
+    for lv, qid in LEVER_ITEMS.items():
+        assert Q.weights[lv] == [(qid, "+")], lv
+        assert Q.by_id[qid].section == "levers"
+
+
+def test_lever_items_ask_about_the_other_functions_too():
+    """Hughes et al. (2012): the levers are shared by the SMI and the functions at its interface."""
+    for qid in LEVER_ITEMS.values():
+        text = Q.by_id[qid].text
+        assert "other function" in text or "another function" in text, qid
+
+
+def test_resources_item_asks_whether_resources_reach_where_needed_not_co_funding():
+    text = Q.by_id["lev-resources"].text
+    assert "whichever part of the firm needs them" in text
+    assert "committed by both" not in text and "borrowed" not in text
+
+
+def test_vertical_channel_is_asked_for_each_function_and_the_input_is_their_mean():
+    sales, marketing = Q.by_id["lang-vertical-sales"], Q.by_id["lang-vertical-marketing"]
+    assert sales.text.startswith("Within sales,") and marketing.text.startswith("Within marketing,")
+    assert all("channels" in q.text for q in (sales, marketing))  # the mechanism, not the outcome
+    assert Q.questions_for("vertical_communication") == [sales.id, marketing.id]
+    x = hc.answers_to_inputs({**answers(), sales.id: 5, marketing.id: 1})
+    assert x.at[0, "vertical_communication"] == pytest.approx(0.5)
+
+
+def test_rapport_is_two_items_at_the_top_and_in_the_field():
+    assert Q.questions_for("rapport") == ["soc-rapport-leaders", "soc-rapport-field"]
+    assert "heads of sales and marketing" in Q.by_id["soc-rapport-leaders"].text
+    assert "day to day" in Q.by_id["soc-rapport-field"].text
+    x = hc.answers_to_inputs({**answers(), "soc-rapport-leaders": 1, "soc-rapport-field": 4})
+    assert x.at[0, "rapport"] == pytest.approx((0.0 + 0.75) / 2)
+
+
+def test_ownership_item_does_not_assume_the_leaders_approved_the_process():
+    text = Q.by_id["struct-ownership"].text
+    assert "approved" not in text and "leaders down to the field" in text
+
+
+def test_dysfunction_items_are_the_triggers_of_a_present_dysfunction():
+    triggers = [q for q in Q.questions if q.section == "triggers"]
+    assert {n for q in triggers for n, _ in q.maps_to} == {f"start_{d}" for d in DYSFUNCTIONS}
+    assert all(q.id.startswith("trigger-") for q in triggers)
+    assert "already present" in Q.sections["triggers"]
+    everything = " ".join([*Q.sections.values(), *(q.text for q in Q.questions), *hc.CLASS_GROUPS.values()])
+    assert "early sign" not in everything.lower()
 
 
 # --------------------------------------------------------------------------- the mapping
@@ -115,8 +186,8 @@ def test_scenario_is_complete_and_unasked_inputs_keep_defaults():
 
 def test_missing_answers_name_each_question():
     a = answers()
-    del a["lang-terms"], a["sign-collab-sales"]
-    with pytest.raises(ValueError, match="no answer for questions lang-terms, sign-collab-sales"):
+    del a["lang-terms"], a["trigger-collab-sales"]
+    with pytest.raises(ValueError, match="no answer for questions lang-terms, trigger-collab-sales"):
         hc.answers_to_inputs(a)
 
 
@@ -238,10 +309,10 @@ def test_a_perfect_firm_has_nothing_to_work_on_and_no_alert():
     assert p.dysfunction["cumulative_dysfunction"] == 0.0
 
 
-def test_strong_early_signs_raise_an_alert_and_dysfunction_risk():
-    calm = hc.profile(answers(3, sign_paucity_sales=1, sign_paucity_marketing=1, sign_collab_sales=1,
-                              sign_collab_marketing=1, sign_conflict_sales=1, sign_conflict_marketing=1))
-    hot = hc.profile(answers(3, sign_conflict_sales=5, sign_conflict_marketing=4))
+def test_strong_triggers_raise_an_alert_and_dysfunction_risk():
+    calm = hc.profile(answers(3, trigger_paucity_sales=1, trigger_paucity_marketing=1, trigger_collab_sales=1,
+                              trigger_collab_marketing=1, trigger_conflict_sales=1, trigger_conflict_marketing=1))
+    hot = hc.profile(answers(3, trigger_conflict_sales=5, trigger_conflict_marketing=4))
     assert calm.alerts.empty
     assert list(hot.alerts.dysfunction)[0] == "overt_conflict"
     assert hot.dysfunction["cumulative_dysfunction"] > calm.dysfunction["cumulative_dysfunction"]
@@ -252,7 +323,7 @@ def test_strong_early_signs_raise_an_alert_and_dysfunction_risk():
 def test_export_and_code_round_trip():
     a = pattern(4)
     doc = json.loads(json.dumps(hc.export(a)))
-    assert doc["format"] == "smi-healthcheck" and doc["version"] == 1
+    assert doc["format"] == "smi-healthcheck" and doc["version"] == hc.VERSION
     assert doc["answers"] == a and doc["inputs"] == pytest.approx(hc.mapped_inputs(a))
     assert hc.read_export(doc) == a
     code = hc.encode_code(a)
@@ -277,9 +348,9 @@ def test_bad_codes_say_why(code, reason):
     (lambda d: "{not json", "not valid JSON"),
     (lambda d: [d], "expected a JSON object"),
     (lambda d: {**d, "format": "other"}, "not a health-check export"),
-    (lambda d: {**d, "version": 2}, "unsupported version 2"),
+    (lambda d: {**d, "version": hc.VERSION + 1}, f"unsupported version {hc.VERSION + 1}"),
     (lambda d: {**d, "answers": {k: v for k, v in d["answers"].items() if k != "lev-decision"}}, "lev-decision"),
-    (lambda d: {**d, "answers": {**d["answers"], "soc-rapport": 8}}, r"soc-rapport \(value 8\)"),
+    (lambda d: {**d, "answers": {**d["answers"], "soc-rapport-field": 8}}, r"soc-rapport-field \(value 8\)"),
     (lambda d: {**d, "inputs": {**d["inputs"], "rapport": 0.123}}, "do not follow from its answers"),
     (lambda d: {k: v for k, v in d.items() if k != "inputs"}, "'inputs' must be an object"),
 ])
@@ -300,6 +371,86 @@ def test_read_file_names_the_file(tmp_path):
         hc.read_file(tmp_path / "broken.json")
     with pytest.raises(ValueError, match=r"^badcodes\.txt: line 2: not a health-check code"):
         hc.read_file(tmp_path / "badcodes.txt")
+
+
+# --------------------------------------------------------------------------- earlier versions of the questionnaire
+
+# The ordered question ids of each version, by fingerprint. Exports are keyed by question id, so a
+# change of ids must bump hc.VERSION (which refuses older exports); this pin fails until it is done.
+FINGERPRINTS = {1: "9c3357cf", 2: "6ec2b935"}
+V1_IDS = ["lang-terms", "lang-vertical", "lang-bridges", "lang-channels", "struct-process", "struct-flex",
+          "struct-ownership", "proc-teams", "proc-visibility", "soc-rapport", "soc-networks", "phil-customer",
+          "phil-goals", "phil-partner", "ctx-hierarchy", "ctx-horizon", "ctx-regions", "lev-vision",
+          "lev-alignment", "lev-processes", "lev-information", "lev-knowledge", "lev-decision", "lev-resources",
+          "sign-paucity-sales", "sign-paucity-marketing", "sign-collab-sales", "sign-collab-marketing",
+          "sign-conflict-sales", "sign-conflict-marketing"]
+
+
+def test_question_ids_changed_only_with_a_version_bump():
+    assert Q.fingerprint == FINGERPRINTS[hc.VERSION]
+    assert hashlib.sha256("\n".join(V1_IDS).encode()).hexdigest()[:8] == FINGERPRINTS[1]
+
+
+def _v1_code() -> str:
+    digits = "".join(str(1 + i % 5) for i in range(len(V1_IDS)))
+    return f"{hc.CODE_PREFIX}.{FINGERPRINTS[1]}.{base64.urlsafe_b64encode(digits.encode()).decode().rstrip('=')}"
+
+
+def _v1_export() -> dict:
+    """What the previous book exported: version 1, answers keyed by the version-1 ids."""
+    return {"format": hc.FORMAT, "version": 1, "answers": {qid: 3 for qid in V1_IDS},
+            "inputs": {"key_terms": 0.5, "vertical_communication": 0.5}}
+
+
+def test_previous_version_code_is_refused_saying_why(tmp_path):
+    with pytest.raises(ValueError, match=f"different version of the questionnaire \\(fingerprint '{FINGERPRINTS[1]}'"):
+        hc.decode_code(_v1_code())
+    (tmp_path / "old.txt").write_text(_v1_code() + "\n")
+    with pytest.raises(ValueError, match=r"^old\.txt: line 1: made with a different version"):
+        hc.read_file(tmp_path / "old.txt")
+
+
+def test_previous_version_export_is_refused_saying_why(tmp_path):
+    with pytest.raises(ValueError, match=f"unsupported version 1 \\(this book reads version {hc.VERSION}\\)"):
+        hc.read_export(_v1_export())
+    (tmp_path / "old.json").write_text(json.dumps(_v1_export()))
+    with pytest.raises(ValueError, match=r"^old\.json: unsupported version 1"):
+        hc.read_file(tmp_path / "old.json")
+    # why the bump matters: without it the same file would be refused only for its unknown ids
+    with pytest.raises(ValueError) as err:
+        hc.read_export({**_v1_export(), "version": hc.VERSION})
+    assert "unknown question ids" in str(err.value) and "sign-paucity-sales" in str(err.value)
+
+
+# --------------------------------------------------------------------------- the page says what the questionnaire is
+
+def test_page_says_it_is_a_teaching_exercise_not_a_validated_instrument(monkeypatch):
+    from smi_charts import healthcheck as hcc
+    shown = []
+    monkeypatch.setattr(hcc, "display", lambda obj: shown.append(obj.data))
+    hcc.health_check(key="health")
+    page = " ".join(" ".join(shown).split())
+    caveat = page[page.index("What this questionnaire is, and is not"):page.index("smi-hc-privacy")]
+    for phrase in ("teaching exercise", "written for this book", "never been tested for reliability or validity",
+                   "not a validated survey instrument", "validated multi-item scales",
+                   "several informants from both sales and marketing"):
+        assert phrase in caveat, phrase
+    assert page.index("What this questionnaire is") < page.index("smi-hc-form")  # before the first question
+    assert "early sign" not in page.lower()
+    assert "Triggers: signs that a dysfunction is already present" in page  # the section heading
+
+
+def test_new_references_come_from_the_studies_reference_lists():
+    """Every reference the page adds must be in references.bib (the build resolves {cite:p} from it)."""
+    bib = (smi.data.data_dir().parent / "book" / "references.bib").read_text(encoding="utf-8")
+    md = (smi.data.data_dir().parent / "book" / "healthcheck.md").read_text(encoding="utf-8")
+    keys = set(re.findall(r"\{cite:p\}`([^`]+)`", md))
+    assert {"kahn1998", "homburg2000", "massey2007", "lemeunier2007", "homburg2007", "homburg2008"} <= keys
+    for key in keys:
+        assert re.search(rf"@\w+\{{{key},", bib), key
+        if key not in ("malshe2011", "hughes2012", "malshe2017"):
+            # the bib notes which study's reference list the entry was copied from
+            assert re.search(rf"% [^\n]*reference list of (malshe2011|hughes2012|malshe2017)[^\n]*\n@\w+\{{{key},", bib), key
 
 
 # --------------------------------------------------------------------------- broken copies of the YAML
@@ -353,7 +504,7 @@ def test_the_shipped_file_round_trips(tmp_path):
     ("lang-terms", "section", "lingo", ["'lang-terms'", "'section'", "unknown section", "'lingo'"]),
     ("lang-terms", "text", "  ", ["'lang-terms'", "'text'", "non-empty"]),
     ("lang-terms", "id", "Lang Terms", ["'Lang Terms'", "'id'", "lowercase"]),
-    ("lang-terms", "id", "lang-vertical", ["'lang-vertical'", "'id'", "appears twice"]),
+    ("lang-terms", "id", "lang-bridges", ["'lang-bridges'", "'id'", "appears twice"]),
     ("lang-terms", "weight", 2, ["'lang-terms'", "'weight'", "unexpected field", "2"]),
 ])
 def test_broken_question_is_named(tmp_path, qid, fld, value, parts):
@@ -364,8 +515,8 @@ def test_broken_question_is_named(tmp_path, qid, fld, value, parts):
 
 def test_missing_field_is_named(tmp_path):
     doc = _doc()
-    del _question(doc, "soc-rapport")["construct"]
-    load_error(tmp_path, doc, "question 'soc-rapport'", "field 'construct'", "missing")
+    del _question(doc, "soc-rapport-leaders")["construct"]
+    load_error(tmp_path, doc, "question 'soc-rapport-leaders'", "field 'construct'", "missing")
 
 
 def test_uncovered_input_is_named(tmp_path):
@@ -376,11 +527,11 @@ def test_uncovered_input_is_named(tmp_path):
 
 def test_uncovered_lever_is_named(tmp_path):
     doc = _doc()
-    _question(doc, "phil-partner")["maps_to"] = ["partner_view +"]
+    doc["questions"] = [q for q in doc["questions"] if q["id"] != "lev-culture"]
     load_error(tmp_path, doc, "no question maps to input 'culture'")
 
 
-@pytest.mark.parametrize("n", [17, 31])
+@pytest.mark.parametrize("n", [hc.MIN_QUESTIONS - 1, hc.MAX_QUESTIONS + 1])
 def test_question_count_is_bounded(tmp_path, n):
     doc = _doc()
     qs = doc["questions"]
@@ -388,7 +539,7 @@ def test_question_count_is_bounded(tmp_path, n):
         doc["questions"] = qs[:n]
     else:
         doc["questions"] = qs + [dict(qs[0], id=f"extra-{i}") for i in range(n - len(qs))]
-    load_error(tmp_path, doc, "field 'questions'", "18-30", f"found {n}")
+    load_error(tmp_path, doc, "field 'questions'", f"{hc.MIN_QUESTIONS}-{hc.MAX_QUESTIONS}", f"found {n}")
 
 
 def test_bad_scale_definition_is_named(tmp_path):

@@ -104,7 +104,7 @@ def test_health_check_fill_reload_export_code_clear(site_url, watched):
     download = dl.value
     assert download.suggested_filename == "smi-healthcheck.json"
     doc = json.loads(open(download.path(), encoding="utf-8").read())
-    assert doc["format"] == "smi-healthcheck" and doc["version"] == 1
+    assert doc["format"] == "smi-healthcheck" and doc["version"] == hc.VERSION
     assert doc["answers"] == answers
     assert doc["inputs"] == pytest.approx(hc.mapped_inputs(answers), abs=1e-12)
     assert hc.read_export(doc) == answers  # what the browser writes, Python reads
@@ -139,12 +139,38 @@ def test_profile_equals_python_for_other_firms(site_url, watched, seed):
     page = watched.page
     page.goto(f"{site_url}/{HEALTH}")
     answers = pattern(seed)
-    # strong early signs of conflict: the alert list must agree too
-    answers.update({"sign-conflict-sales": 5, "sign-conflict-marketing": 4})
+    # strong triggers of conflict (a conflict already present): the alert list must agree too
+    answers.update({"trigger-conflict-sales": 5, "trigger-conflict-marketing": 4})
     fill(page, answers)
     wait_profile(page)
     assert_profile_matches(page, answers)
     assert "start_overt_conflict" in items(page, ".smi-hc-alerts li", "data-input")
+    assert not watched.errors, watched.errors
+
+
+def test_page_says_what_the_questionnaire_is_and_is_not(site_url, watched):
+    """A teaching exercise, not a validated instrument: said before the first question, and the
+    page's own section says what measuring the constructs for real would take."""
+    page = watched.page
+    page.goto(f"{site_url}/{HEALTH}")
+    caveat = page.locator(f"{ROOT} .smi-hc-caveat")
+    assert caveat.is_visible()
+    text = " ".join(caveat.text_content().split())
+    for phrase in ("teaching exercise", "never been tested for reliability or validity",
+                   "not a validated survey instrument", "several informants from both sales and marketing"):
+        assert phrase in text, phrase
+    # the note comes before the first question
+    assert page.evaluate(f"""() => !!(document.querySelector('{ROOT} .smi-hc-caveat').compareDocumentPosition(
+        document.querySelector('{ROOT} fieldset.smi-hc-q')) & Node.DOCUMENT_POSITION_FOLLOWING)""")
+    section = page.locator("section#what-this-questionnaire-is-and-is-not")
+    body = " ".join(section.text_content().split())
+    for phrase in ("not a validated survey instrument", "Validated multi-item scales", "Several informants from both functions"):
+        assert phrase in body, phrase
+    for author in ("Kahn", "Homburg", "Massey", "Le Meunier-FitzHugh"):  # the cited scales resolve to references
+        assert author in body, author
+    whole = page.locator("article").first.text_content().lower()
+    assert "early sign" not in whole
+    assert page.locator(f"{ROOT} h3", has_text="Triggers: signs that a dysfunction is already present").count() == 1
     assert not watched.errors, watched.errors
 
 
