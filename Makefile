@@ -43,6 +43,14 @@ $(STAMP): requirements.txt pyproject.toml | $(PY)
 	$(PY) -m pip install -e . --no-deps
 	touch $@
 
+# Debian graphviz renders the framework diagrams (sphinx.ext.graphviz runs `dot`): installed here
+# when missing, as root or with passwordless sudo; otherwise one line says what to run.
+GRAPHVIZ := /usr/bin/dot
+$(GRAPHVIZ):
+	@if [ "$$(id -u)" -eq 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	else echo "graphviz is missing: run 'sudo apt-get install -y graphviz', then make again" >&2; exit 1; fi; \
+	$$SUDO apt-get update -qq && $$SUDO apt-get install -y --no-install-recommends graphviz
+
 # ---------------------------------------------------------------------------- tests
 # Each group is its own target; `make -k test` runs every group and still fails if any fails.
 #   test-book       strict build: warnings are errors, every chapter executed
@@ -56,7 +64,7 @@ test: test-book test-model test-notebooks test-browser test-pdf
 PYTEST_STRICT = rc=0; $(PY) -m pytest $(1) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests in $(1) -- failing" >&2; fi; exit $$rc
 
-test-model: $(STAMP)
+test-model: $(STAMP) $(GRAPHVIZ)
 	@$(call PYTEST_STRICT,tests/ --ignore=tests/browser --ignore=tests/print)
 
 test-book: book
@@ -74,12 +82,12 @@ test-pdf: pdf
 	@$(call PYTEST_STRICT,tests/print)
 
 # ---------------------------------------------------------------------------- book
-book: $(STAMP)
+book: $(STAMP) $(GRAPHVIZ)
 	$(JB_BUILD) --warningiserror
 
 # ---------------------------------------------------------------------------- print edition
 # The whole book as one PDF, offline (route and reasons: scripts/build_pdf.py, README).
-pdf: $(STAMP)
+pdf: $(STAMP) $(GRAPHVIZ)
 	$(PY) scripts/build_pdf.py
 
 # ---------------------------------------------------------------------------- bench
@@ -89,7 +97,7 @@ bench: $(STAMP)
 # ---------------------------------------------------------------------------- serve
 # For reading, a warning must not keep the book off screen: the serve build is not strict
 # (`make test` is). serve.py prints the URLs and stops everything on Ctrl-C.
-serve: $(STAMP)
+serve: $(STAMP) $(GRAPHVIZ)
 	$(JB_BUILD)
 	$(PY) scripts/serve.py
 

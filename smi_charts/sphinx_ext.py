@@ -8,16 +8,24 @@
   ``listitem``;
 * the theme's icon-only sidebar toggles get an accessible name;
 * every chapter written as a MyST notebook is also offered as a Jupyter notebook (.ipynb,
-  converted by jupytext, no outputs) that runs as-is in JupyterLab with the project's environment.
+  converted by jupytext, no outputs) that runs as-is in JupyterLab with the project's environment;
+* the ``smi-diagram`` directive draws a study's framework diagram from ``data/`` at build time
+  (DOT from ``smi_charts.diagrams``, rendered to SVG by ``sphinx.ext.graphviz``) with its text
+  alternative.
 """
 from __future__ import annotations
 
+import html
+import posixpath
 import re
 import shutil
 from pathlib import Path
 
 import jupytext
 import vl_convert as vlc
+from docutils import nodes
+from sphinx.ext.graphviz import graphviz as graphviz_node
+from sphinx.util.docutils import SphinxDirective
 
 STATIC = Path(__file__).parent / "static"
 BUNDLE = "vendor/vega-embed-bundle.js"
@@ -33,7 +41,7 @@ def _write_assets(app) -> None:
     # global scope; a function scope keeps them private (it publishes window.vegaEmbed itself).
     bundle = vlc.javascript_bundle(vl_version=VL_VERSION)
     (out / BUNDLE).write_text(f"(function () {{\n{bundle}\n}})();\n", encoding="utf-8")
-    for f in ("smi.js", "smi.css"):
+    for f in ("smi.js", "smi.css", "diagrams.css"):
         shutil.copyfile(STATIC / f, out / f)
 
 
@@ -57,6 +65,8 @@ def _page_assets(app, pagename, templatename, context, doctree) -> None:
     if "smiEmbed(" in body:
         # page-specific: Sphinx restores its JS list before each page (priority: before smi.js)
         app.add_js_file(BUNDLE, priority=400)
+    if "smi-diagram-svg" in body:
+        body = _diagram_images(app, pagename, body)
     body = re.sub(r'(<div class="citation" id="[^"]*") role="doc-biblioentry"', r'\1 role="listitem"', body)
     if app.builder.name == "html" and doctree is not None:  # not singlehtml (the PDF route)
         url = _notebook_download(app, pagename)
@@ -66,6 +76,53 @@ def _page_assets(app, pagename, templatename, context, doctree) -> None:
                     f"Jupyter notebook (.ipynb)</a>: it runs as-is in JupyterLab with the project's environment.</p>\n"
                     + body)
     context["body"] = body
+
+
+class DiagramDirective(SphinxDirective):
+    """```{smi-diagram} malshe2011``` -- the study's framework diagram, drawn from data/ now."""
+
+    required_arguments = 1
+
+    def run(self):
+        from smi import data as smi_data
+        from smi_charts import diagrams
+
+        d = diagrams.diagram(self.arguments[0].strip())
+        for f in diagrams.SOURCES[d.study]:  # rebuild the page when its data change
+            self.env.note_dependency(str(smi_data.data_dir() / f))
+        graph = graphviz_node()
+        graph["code"] = d.dot
+        graph["options"] = {"docname": self.env.docname}
+        graph["alt"] = html.escape(d.summary)  # sphinx.ext.graphviz writes alt unescaped
+        graph["classes"] = ["smi-diagram-svg"]
+        scroll = nodes.container(classes=["smi-diagram-scroll"])
+        scroll += graph
+        box = nodes.container(classes=["smi-diagram"])
+        box += nodes.paragraph(text=d.title, classes=["smi-diagram-title"])
+        box += scroll
+        box += nodes.raw("", diagrams.text_alternative_html(d), format="html")
+        return [box]
+
+
+# sphinx.ext.graphviz embeds an SVG as <object>, whose drawing keeps its fixed size when the box
+# shrinks; as <img> with its size as width/height it scales to the column (phones, print).
+_DIAGRAM_OBJECT = re.compile(r'<object data="([^"]+)" type="image/svg\+xml" class="([^"]*smi-diagram-svg[^"]*)">\s*'
+                             r'<p class="warning">(.*?)</p></object>', re.S)
+_SVG_SIZE = re.compile(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"')
+
+
+def _diagram_images(app, pagename: str, body: str) -> str:
+    def img(m: re.Match) -> str:
+        name = m.group(1).rsplit("/", 1)[-1]
+        svg = Path(app.builder.outdir) / app.builder.imagedir / name
+        size = _SVG_SIZE.search(svg.read_text(encoding="utf-8"))
+        w, h = (round(float(v) * 4 / 3) for v in size.groups())  # pt -> CSS px
+        # relative to the page: singlehtml writes the root page in book/ but gives "_images/..."
+        src = posixpath.relpath(f"{app.builder.imagedir}/{name}", posixpath.dirname(pagename) or ".")
+        # not lazy: the print edition is printed right after load, with images below the fold
+        return (f'<img src="{src}" alt="{m.group(3)}" class="{m.group(2)}" width="{w}" height="{h}" '
+                f'style="min-width: min(440px, {w}px)">')
+    return _DIAGRAM_OBJECT.sub(img, body)
 
 
 TOGGLE = '<summary><span class="toctree-toggle" role="presentation">'
@@ -87,6 +144,8 @@ def _label_nav_toggles(app, exception) -> None:
 def setup(app):
     app.add_js_file("smi.js", priority=500)
     app.add_css_file("smi.css")
+    app.add_css_file("diagrams.css")
+    app.add_directive("smi-diagram", DiagramDirective)
     app.connect("builder-inited", _write_assets)
     app.connect("html-page-context", _page_assets)
     app.connect("build-finished", _label_nav_toggles)
