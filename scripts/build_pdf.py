@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
 import subprocess
 import sys
 import threading
@@ -24,14 +25,29 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    """Serves the single-page build. Its page sits at book/intro.html but links `_static/...`,
+    `_images/...` and the like relative to itself, while Sphinx writes them at the root: a file
+    missing under book/ is served from the root, or the printed book would load none of the
+    theme's and the book's stylesheets."""
+
+    def translate_path(self, path: str) -> str:
+        local = super().translate_path(path)
+        if path.startswith("/book/") and not os.path.exists(local):
+            return super().translate_path(path[len("/book"):])
+        return local
+
+    def log_message(self, *args) -> None:
+        pass
+
+
 def main() -> int:
     t0 = time.perf_counter()
     jb = Path(sys.executable).parent / "jupyter-book"
     subprocess.run([str(jb), "build", ".", "--builder", "singlehtml", "--all", "--warningiserror", "-q"],
                    cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     site = ROOT / "_build" / "singlehtml"  # the whole book is book/intro.html
-    handler = functools.partial(type("Q", (http.server.SimpleHTTPRequestHandler,), {"log_message": lambda *a: None}),
-                                directory=str(site))
+    handler = functools.partial(_Quiet, directory=str(site))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     from playwright.sync_api import sync_playwright
@@ -41,11 +57,17 @@ def main() -> int:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
             page = browser.new_page()
+            missing = []  # a file the page asks for and does not get would silently change the print
+            # (the single-page builder writes no search index; the theme asks for one anyway)
+            page.on("response", lambda r: missing.append(f"{r.status} {r.url}")
+                    if r.status >= 400 and not r.url.endswith("/searchindex.js") else None)
             page.goto(f"http://127.0.0.1:{httpd.server_address[1]}/book/intro.html", wait_until="load")  # index.html only redirects
             page.evaluate("""() => {
                 document.querySelectorAll('details').forEach(d => d.open = true);
                 document.querySelectorAll('.smi-explanation').forEach(e => e.hidden = false);
             }""")
+            if missing:
+                raise SystemExit("build_pdf: the single-page book requested files it did not get:\n  " + "\n  ".join(missing))
             page.emulate_media(media="print")
             page.pdf(path=str(OUT), format="A4", print_background=True,
                      margin={"top": "18mm", "bottom": "18mm", "left": "16mm", "right": "16mm"},
