@@ -4,7 +4,9 @@ Each call displays one block of HTML that works in the static site with no kerne
 computes explorables in the browser (``smi_charts.charts``), and a small script
 (``smi_charts/static/smi.js``) runs the predict-then-reveal and self-check blocks and keeps the
 reader's answers in the browser. Every chart carries a static fallback: an SVG rendered at the
-starting values, alt text, and the numbers as a table that follows the sliders.
+starting values, alt text, and the numbers as a table that follows the sliders. Every explorer
+also shows each output's robustness band (5th-95th percentile over ``smi.weight_draws``): in the
+chart, in the table and in the alt text, with a caption line saying what it means.
 """
 from __future__ import annotations
 
@@ -44,8 +46,8 @@ def _json_for_script(obj) -> str:
     return json.dumps(obj).replace("</", "<\\/")
 
 
-def _svg_data_uri(chart: alt.TopLevelMixin) -> str:
-    svg = vlc.vegalite_to_svg(chart.to_dict(), vl_version="6.4")
+def _svg_data_uri(spec: dict) -> str:
+    svg = vlc.vegalite_to_svg(spec, vl_version="6.4")
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
@@ -60,8 +62,16 @@ def _table_html(df: pd.DataFrame, key: str | None = None, caption: str | None = 
     return f"<table class='smi-table'>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def band_note(k: int) -> str:
+    """The caption line under every chart with a robustness band."""
+    return (f"The band (black whiskers on bars, shading around lines) spans the 5th to 95th percentile of each output "
+            f"over {k} draws of the book's weights, each drawn within its suggested range (fixed seed). A conclusion "
+            "that holds across the whole band does not depend on the assumed weights; one that changes within the band "
+            "depends on them.")
+
+
 def _figure(key: str, chart: alt.TopLevelMixin, title: str, alt_text: str, numbers: pd.DataFrame,
-            lab: str | None, live: dict | None = None) -> None:
+            lab: str | None, live: dict | None = None, note: str | None = None) -> None:
     """The one HTML shape every chart shares: live chart, fallback image, caption, numbers.
 
     ``live`` (explorables): the outputs drawn, their labels, the kind and starting values, so
@@ -73,8 +83,8 @@ def _figure(key: str, chart: alt.TopLevelMixin, title: str, alt_text: str, numbe
                 f"Explore further in the Voilà lab</a>.") if lab else ""
     display(HTML(f"""<figure class="smi-figure" id="smi-{key}">
 <div class="smi-vis" id="smi-{key}-vis" aria-hidden="true"></div>
-<img class="smi-fallback" src="{_svg_data_uri(chart)}" alt="{html.escape(alt_text)}">
-<figcaption>{html.escape(title)}.{lab_link}</figcaption>
+<img class="smi-fallback" src="{_svg_data_uri(spec)}" alt="{html.escape(alt_text)}">
+<figcaption>{html.escape(title)}.{lab_link}{f' <span class="smi-band-note">{html.escape(note)}</span>' if note else ''}</figcaption>
 <details class="smi-numbers"><summary>Numbers behind this chart</summary>
 {_table_html(numbers, key=key if live["outputs"] else None)}</details>
 <script type="application/json" id="smi-{key}-spec">{_json_for_script(spec)}</script>
@@ -83,9 +93,19 @@ def _figure(key: str, chart: alt.TopLevelMixin, title: str, alt_text: str, numbe
 </figure>"""))
 
 
-def _numbers(kind: str, values: dict, exp: charts.Explorable) -> pd.DataFrame:
-    v = charts.explorable_values(kind, values)
-    return pd.DataFrame({"output": [exp.labels[o] for o in exp.outputs], "value": [float(v[o]) for o in exp.outputs]})
+def band_headers(k: int) -> dict[str, str]:
+    """Numbers-table column for each band statistic (``charts.BAND_COLUMNS``)."""
+    return {"value": "value (book's weights)", "low": f"5th percentile over {k} weight draws",
+            "high": f"95th percentile over {k} weight draws", "min": f"lowest of the {k} draws",
+            "max": f"highest of the {k} draws"}
+
+
+def _numbers(kind: str, values: dict, exp: charts.Explorable, draws: pd.DataFrame) -> pd.DataFrame:
+    b = charts.explorable_band(kind, values, draws)
+    out = pd.DataFrame({"output": [exp.labels[o] for o in exp.outputs]})
+    for col, head in band_headers(len(draws)).items():
+        out[head] = [float(b.loc[o, col]) for o in exp.outputs]
+    return out
 
 
 def _explorer(kind: str, key: str, inputs: list[str] | None, preset: str | None, title: str | None,
@@ -100,15 +120,20 @@ def _explorer(kind: str, key: str, inputs: list[str] | None, preset: str | None,
     values = charts.default_values(preset, theory)
     title = title or {"linkages": "Linkage explorer", "capabilities": "Capability explorer",
                       "chain": "From linkages to capabilities"}[kind]
-    exp = charts.explorable(kind, inputs, values, title, theory)
-    numbers = _numbers(kind, values, exp)
-    start = ", ".join(f"{o.lower()} {v:.2f}" for o, v in zip(numbers.output, numbers.value))
+    draws = charts.band_draws(theory)
+    k = len(draws)
+    exp = charts.explorable(kind, inputs, values, title, theory, draws=draws)
+    numbers = _numbers(kind, values, exp, draws)
+    cols = [band_headers(k)[c] for c in ("value", "low", "high")]
+    start = ", ".join(f"{o.lower()} {v:.2f} ({lo:.2f} to {hi:.2f})" for o, v, lo, hi in numbers[["output", *cols]].itertuples(index=False))
     alt_text = (f"Bar chart '{title}'. Move the sliders to change: "
                 f"{', '.join(theory.inputs.set_index('name').label.get(i, 'SMI connection') for i in inputs)}. "
-                f"At the starting values{' of preset ' + preset if preset else ''}: {start}.")
+                f"At the starting values{' of preset ' + preset if preset else ''}, with the 5th to 95th percentile "
+                f"over {k} weight draws in brackets: {start}.")
     live = {"outputs": exp.outputs, "labels": exp.labels, "kind": kind,
-            "values": {k: v for k, v in values.items() if not isinstance(v, str)}}
-    _figure(key, exp.chart, title, alt_text, numbers, lab=kind, live=live)
+            "values": {name: v for name, v in values.items() if not isinstance(v, str)},
+            "band": {"columns": charts.BAND_COLUMNS, "draws": k, "percentiles": list(charts.BAND_Q)}}
+    _figure(key, exp.chart, title, alt_text, numbers, lab=kind, live=live, note=band_note(k))
 
 
 def linkage_explorer(key: str, inputs: list[str] | None = None, preset: str | None = None, title: str | None = None) -> None:
@@ -127,21 +152,27 @@ def integrated_explorer(key: str, inputs: list[str], preset: str | None = None, 
 
 
 def dysfunction_explorer(key: str, title: str | None = None) -> None:
-    """Pick a starting dysfunction, curve, intervention and start quarter; lines over 40 quarters (2017)."""
+    """Pick a starting dysfunction, curve, intervention and start quarter; lines over 40 quarters (2017),
+    each over its robustness band."""
     _check_key(key)
     title = title or "Dysfunction dynamics"
     grid = charts.dysfunction_grid()
+    k = grid.attrs["draws"]
     chart = charts.dysfunction_chart(grid, title)
     first = grid[(grid.start == "communication_paucity") & (grid.curve == "linear") & (grid.intervention == "none")].iloc[0]
     quarters = [0, 4, 8, 12, 20, 30, 40]
-    numbers = pd.DataFrame({"quarter": quarters, **{charts.SERIES[s]: [float(first[s][q]) for q in quarters]
-                                                   for s in charts.SERIES}})
-    alt_text = (f"Line chart '{title}': the three dysfunctions and SMI functioning over 40 quarters. Menus choose the "
-                "starting dysfunction, the incremental-effects curve, an intervention and its start quarter. "
-                "Starting from communication paucity at 0.5 with no intervention: " +
-                "; ".join(f"quarter {q}: " + ", ".join(f"{charts.SERIES[s].lower()} {first[s][q]:.2f}" for s in charts.SERIES)
-                          for q in (0, 8, 40)) + ".")
-    _figure(key, chart, title, alt_text, numbers, lab="dynamics")
+    heads = band_headers(k)
+    numbers = pd.DataFrame([{"quarter": q, "series": label, heads["value"]: float(first[s][q]),
+                             heads["low"]: float(first[f"{s}_low"][q]), heads["high"]: float(first[f"{s}_high"][q])}
+                            for q in quarters for s, label in charts.SERIES.items()])
+    alt_text = (f"Line chart '{title}': the three dysfunctions and SMI functioning over 40 quarters, each with a "
+                f"shaded band from the 5th to the 95th percentile over {k} weight draws. Menus choose the starting "
+                "dysfunction, the incremental-effects curve, an intervention and its start quarter. "
+                "Starting from communication paucity at 0.5 with no intervention (band in brackets): " +
+                "; ".join(f"quarter {q}: " + ", ".join(
+                    f"{charts.SERIES[s].lower()} {first[s][q]:.2f} ({first[f'{s}_low'][q]:.2f} to {first[f'{s}_high'][q]:.2f})"
+                    for s in charts.SERIES) for q in (0, 8, 40)) + ".")
+    _figure(key, chart, title, alt_text, numbers, lab="dynamics", note=band_note(k))
 
 
 def sample_chart(study: str) -> None:

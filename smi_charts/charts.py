@@ -3,10 +3,13 @@
 No widgets and no display here: the book (``smi_charts.book``) and the Voila labs render what
 these return. Explorables carry Altair parameters bound to HTML inputs and compute in the
 browser from expressions generated from the model (``smi_charts.expr``) or, for the
-dysfunction dynamics, from a small grid the model precomputes.
+dysfunction dynamics, from a small grid the model precomputes. Given weight draws, they also
+show each output's robustness band: the explorables evaluate the same expressions on every
+draw in the browser; the dynamics grid carries the band ``smi.simulate_draws`` precomputes.
 """
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 
@@ -15,8 +18,10 @@ import numpy as np
 import pandas as pd
 
 import smi
-from smi.data import CAPABILITIES, DYSFUNCTIONS, LINKAGES, Theory
-from smi.model import compiled
+from smi.data import CAPABILITIES, DYSFUNCTIONS, LEVERS, LINKAGES, Theory
+from smi.model import capability_arrays, compile_theory, compiled
+from smi.robustness import BAND
+from smi.robustness import band as band_stats
 
 from . import expr
 
@@ -52,28 +57,67 @@ GROUP = {**{k: "Linkage (Malshe 2011)" for k in LINKAGES}, "smi_connection": "Ov
          **{c: "Capability (Hughes et al. 2012)" for c in CAPABILITIES}}
 
 
+BAND_Q = BAND  # percentiles of the robustness band (5th, 95th), smi.robustness's
+DRAW_DECIMALS = 6  # weight draws shipped to the browser: no displayed digit depends on the 7th decimal
+BAND_NOTE = ["Bars: the value at the book's weights. Black whiskers: the 5th-95th percentile of that output",
+             "over {k} draws of the weights, each drawn within its suggested range."]
+WHISKER_OFFSET = 7  # px below the bar's centre line, so the whisker clears the value label (as the labs)
+
+
+def band_draws(theory: Theory | None = None) -> pd.DataFrame:
+    """The weight draws the static site ships: ``smi.weight_draws`` (K = 200, fixed seed) rounded
+    to :data:`DRAW_DECIMALS` decimals, so a page carries them compactly."""
+    return smi.weight_draws(theory or smi.load()).round(DRAW_DECIMALS)
+
+
+def _calculations(kind: str, c, variable: set[str], values: dict[str, float], weight=None) -> list[tuple[str, str]]:
+    if kind == "linkages":
+        return expr.linkage_calculations(c, variable, values, weight=weight)
+    if kind == "capabilities":
+        conn = "smi_connection" if "smi_connection" in variable else expr._num(values["smi_connection"])
+        return expr.capability_calculations(c, variable, values, connection=conn, weight=weight)
+    if kind == "chain":
+        return (expr.linkage_calculations(c, variable, values, weight=weight)
+                + expr.capability_calculations(c, variable, values, weight=weight))
+    raise ValueError(f"unknown explorable kind {kind!r} (linkages, capabilities, chain)")
+
+
+def _draw_data(used: list[str], draws: pd.DataFrame, theory: Theory) -> dict:
+    """One row of arrays (flattened in the browser): index 0 holds the shipped weights, 1..K the draws."""
+    row = {"draw": list(range(len(draws) + 1))}
+    for name in used:
+        row[expr.weight_field(name)] = [float(theory.params[name])] + [float(v) for v in draws[name]]
+    return row
+
+
+def _quantile_expr(p: float) -> str:
+    """Percentile ``p`` of the sorted array ``datum.q`` (last index ``datum.n1``), interpolated
+    linearly between order statistics: numpy's default (and d3's) definition."""
+    h = f"(datum.n1 * {p!r})"
+    i = f"floor({h})"
+    return f"datum.q[{i}] + (datum.q[min({i} + 1, datum.n1)] - datum.q[{i}]) * ({h} - {i})"
+
+
 def explorable(kind: str, inputs: list[str], values: dict[str, float], title: str,
-               theory: Theory | None = None, bind: bool = True) -> Explorable:
+               theory: Theory | None = None, bind: bool = True, draws: pd.DataFrame | None = None) -> Explorable:
     """Bars of model outputs computed in the browser; one slider per input in ``inputs``.
 
     ``kind``: ``linkages`` (linkage inputs -> linkages + connection), ``capabilities``
     (levers + an ``smi_connection`` slider -> functioning, synergy, capabilities) or ``chain``
     (linkage inputs and levers -> the whole chain). ``bind=False`` leaves the parameters without
     HTML inputs, for a host that drives them itself (the Voila labs' ipywidgets).
+
+    ``draws`` (rows of weights, e.g. :func:`band_draws`): the chart also computes, in the browser,
+    each output under every draw with the same expressions and draws its robustness band (the
+    5th-95th percentile over the draws, numpy's linear interpolation) as a whisker; the rows it
+    ends with carry ``value`` (shipped weights), ``low``, ``high``, ``min`` and ``max``.
     """
     theory = theory or smi.load()
     c = compiled(theory)
     spec = theory.inputs.set_index("name")
     variable = set(inputs)
-    if kind == "linkages":
-        calcs = expr.linkage_calculations(c, variable, values)
-    elif kind == "capabilities":
-        conn = "smi_connection" if "smi_connection" in variable else expr._num(values["smi_connection"])
-        calcs = expr.capability_calculations(c, variable, values, connection=conn)
-    elif kind == "chain":
-        calcs = expr.linkage_calculations(c, variable, values) + expr.capability_calculations(c, variable, values)
-    else:
-        raise ValueError(f"unknown explorable kind {kind!r} (linkages, capabilities, chain)")
+    fields = expr.DrawFields() if draws is not None else None
+    calcs = _calculations(kind, c, variable, values, weight=fields)
     outputs = KIND_OUTPUTS[kind]
     labels = output_labels(theory)
     params = []
@@ -84,25 +128,70 @@ def explorable(kind: str, inputs: list[str], values: dict[str, float], title: st
             lo, hi, label = float(spec.loc[name, "min"]), float(spec.loc[name, "max"]), spec.loc[name, "label"]
         binding = alt.binding_range(min=lo, max=hi, step=0.01, name=f"{label} ") if bind else alt.Undefined
         params.append(alt.param(name=name, value=float(values[name]), bind=binding))
-    base = alt.Chart(alt.Data(values=[{"scenario": "current"}]))
-    for field, e in calcs:
-        base = base.transform_calculate(**{field: e})
     order = [labels[o] for o in outputs]
-    base = (base.transform_fold(outputs, as_=["output", "value"])
-            .transform_calculate(label=f"{json.dumps(labels)}[datum.output]",
-                                 group=f"{json.dumps(GROUP)}[datum.output]",
-                                 shown="format(datum.value, '.3f')"))
     y = alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))
     groups = list(dict.fromkeys(GROUP[o] for o in outputs))
-    bars = base.mark_bar().encode(
-        x=alt.X("value:Q", scale=alt.Scale(domain=[0, 1]), title="Strength (0 = absent, 1 = strongest the model allows)"),
-        y=y,
-        color=alt.Color("group:N", scale=alt.Scale(domain=groups, range=PALETTE[: len(groups)]),
-                        legend=alt.Legend(title=None, orient="bottom", columns=1)),
-        tooltip=[alt.Tooltip("label:N", title="Output"), alt.Tooltip("value:Q", format=".3f", title="Value")],
-    )
-    text = base.mark_text(align="left", dx=4).encode(x="value:Q", y=y, text="shown:N")
-    chart = (bars + text).add_params(*params).properties(title=title, width=WIDTH, height=24 * len(outputs))
+    x = alt.X("value:Q", scale=alt.Scale(domain=[0, 1]), title="Strength (0 = absent, 1 = strongest the model allows)")
+    color = alt.Color("group:N", scale=alt.Scale(domain=groups, range=PALETTE[: len(groups)]),
+                      legend=alt.Legend(title=None, orient="bottom", columns=1, labelLimit=400))
+    tooltip = [alt.Tooltip("label:N", title="Output"), alt.Tooltip("value:Q", format=".3f", title="Value")]
+    named = (f"{json.dumps(labels)}[datum.output]", f"{json.dumps(GROUP)}[datum.output]")
+    if draws is None:
+        base = alt.Chart(alt.Data(values=[{"scenario": "current"}]))
+        for field, e in calcs:
+            base = base.transform_calculate(**{field: e})
+        base = (base.transform_fold(outputs, as_=["output", "value"])
+                .transform_calculate(label=named[0], group=named[1], shown="format(datum.value, '.3f')"))
+        key = alt.Key("output:N")  # update the SVG elements in place (see the band chart below)
+        bars = base.mark_bar().encode(x=x, y=y, color=color, tooltip=tooltip, key=key)
+        text = base.mark_text(align="left", dx=4).encode(x="value:Q", y=y, text="shown:N", key=key)
+        chart = (bars + text).add_params(*params).properties(title=title, width=WIDTH, height=24 * len(outputs))
+        return Explorable(chart, outputs, labels, list(inputs), dict(values))
+
+    k = len(draws)
+    tooltip += [alt.Tooltip("low:Q", format=".3f", title=f"5th percentile over {k} weight draws"),
+                alt.Tooltip("high:Q", format=".3f", title=f"95th percentile over {k} weight draws"),
+                alt.Tooltip("min:Q", format=".3f", title="Lowest draw"),
+                alt.Tooltip("max:Q", format=".3f", title="Highest draw")]
+    # named layers: their SVG groups carry the name as a class (tests and the benchmark find the band)
+    # Vega re-derives folded rows on every move; keying the marks by output lets it update the
+    # SVG elements in place instead of replacing them all (about half a move's main-thread time)
+    key = alt.Key("output:N")
+    bars = alt.Chart(name="value_bars").mark_bar().encode(x=x, y=y, color=color, tooltip=tooltip, key=key)
+    # the numbers in a fixed column right of the plot: a moving label would resize the chart (and
+    # reflow the page) on every slider move
+    text = alt.Chart(name="value_labels").mark_text(align="left").encode(
+        x=alt.value(WIDTH + 8), y=y, text="shown:N", key=key)
+    rule = alt.Chart(name="band_whiskers").mark_rule(color="black", strokeWidth=2, yOffset=WHISKER_OFFSET).encode(
+        x="low:Q", x2="high:Q", y=y, tooltip=tooltip, key=key)
+    ends = [alt.Chart(name=f"band_{end}").mark_tick(color="black", opacity=1, thickness=2, size=9, orient="vertical",
+                                                   yOffset=WHISKER_OFFSET).encode(x=f"{end}:Q", y=y, tooltip=tooltip, key=key)
+            for end in ("low", "high")]
+    data = _draw_data(fields.used, draws, theory)
+    # one list, and the data joined last: Altair copies the whole chart at every transform_* call
+    chart = alt.layer(bars, rule, *ends, text)
+    chart.transform = [alt.FlattenTransform(flatten=list(data)),
+                       *(alt.CalculateTransform(calculate=e, **{"as": field}) for field, e in calcs)]
+    # Per output, sort its values over the draws and read the percentiles off the sorted array.
+    # Two groups (shipped weights, draws) keep the rows after the model's calculations few and
+    # narrow: folding the 201 wide rows once per output (Vega copies every field) made a move
+    # several times slower.
+    chart = (chart.transform_calculate(is_draw="datum.draw > 0")
+             .transform_aggregate([alt.AggregatedFieldDef(op="values", **{"as": "rows"})], groupby=["is_draw"])
+             .transform_calculate(**{o: f"sort(pluck(datum.rows, '{o}'))" for o in outputs})
+             .transform_fold(outputs, as_=["output", "q"])
+             .transform_calculate(n1="length(datum.q) - 1")
+             .transform_calculate(low=_quantile_expr(BAND_Q[0] / 100), high=_quantile_expr(BAND_Q[1] / 100),
+                                  min="datum.q[0]", max="datum.q[datum.n1]",
+                                  shipped="datum.is_draw ? null : datum.q[0]")
+             .transform_joinaggregate(value="max(shipped)", groupby=["output"])
+             .transform_filter("datum.is_draw")
+             .transform_calculate(label=named[0], group=named[1],
+                                  shown="format(datum.value, '.3f') + '  (' + format(datum.low, '.3f') + '–'"
+                                        " + format(datum.high, '.3f') + ')'"))
+    chart = chart.add_params(*params).properties(
+        data=alt.Data(values=[data]), title=alt.TitleParams(title, subtitle=[line.format(k=k) for line in BAND_NOTE]),
+        width=WIDTH, height=28 * len(outputs))
     return Explorable(chart, outputs, labels, list(inputs), dict(values))
 
 
@@ -115,87 +204,199 @@ def explorable_values(kind: str, values: dict[str, float], theory: Theory | None
     return smi.evaluate(pd.DataFrame([values]), theory).iloc[0][KIND_OUTPUTS[kind]]
 
 
+BAND_COLUMNS = ["value", "low", "high", "min", "max"]
+
+
+def explorable_band(kind: str, values: dict[str, float], draws: pd.DataFrame,
+                    theory: Theory | None = None) -> pd.DataFrame:
+    """What the Python model says the explorable's band shows for ``values``: per output (index)
+    the value at the shipped weights, the 5th/95th percentile (``low``/``high``), ``min`` and
+    ``max`` over ``draws``, as ``smi.robustness`` defines them."""
+    theory = theory or smi.load()
+    outputs = KIND_OUTPUTS[kind]
+    if kind != "capabilities":
+        r = smi.robustness(pd.DataFrame([values]), outputs, draws=draws, theory=theory)
+        return r.set_index("output").loc[outputs, BAND_COLUMNS]
+    # this explorable takes the SMI connection from a slider, where smi.robustness derives it from
+    # the linkages: same draws and percentiles, on the capability part of the model only
+    params = {c: draws[c].to_numpy(dtype=float) for c in draws.columns if c != "simulation.quarters"}
+    k = len(draws)
+    levers = {lv: np.full(k, float(values[lv])) for lv in LEVERS}
+    arr = capability_arrays(np.full(k, float(values["smi_connection"])), levers, compile_theory(theory, params))
+    shipped = explorable_values(kind, values, theory)
+    rows = {o: {"value": float(shipped[o]), **{s: float(v) for s, v in band_stats(arr[o]).items()}} for o in outputs}
+    return pd.DataFrame.from_dict(rows, orient="index")[BAND_COLUMNS]
+
+
 # --------------------------------------------------------------------------- dysfunction dynamics
 
+MEASURES = ("function_fix", "joint_calls", "job_rotation", "openness", "customized")
+# The explorer's intervention menu: the 2017 measures as the paper classes them (§4.1 function-level
+# measures incl. joint calls and job rotation; §4.2 culture of openness and the customized
+# individual approach), each at full strength, plus combinations. key -> measures switched on.
 INTERVENTIONS = {
-    "none": {},
-    "function-level fix": {"function_fix": 1.0},
-    "sensemaking measures": {"openness": 0.5, "joint_calls": 0.5, "job_rotation": 0.5},
-    "both": {"function_fix": 1.0, "openness": 0.5, "joint_calls": 0.5, "job_rotation": 0.5},
+    "none": (),
+    "function_fix": ("function_fix",),
+    "joint_calls_rotation": ("joint_calls", "job_rotation"),
+    "openness": ("openness",),
+    "customized": ("customized",),
+    "function_fix_customized": ("function_fix", "customized"),
+    "all": MEASURES,
 }
-START_QUARTERS = (0, 2, 4, 8, 12, 16, 24)
+START_QUARTERS = (0, 2, 4, 8, 16, 24)
 START_LEVEL = 0.5
 SERIES = {"communication_paucity": "Communication paucity", "lack_of_collaboration": "Lack of collaboration",
           "overt_conflict": "Overt conflict", "smi_functioning": "SMI functioning"}
+CURVES = ("increasing", "linear", "decreasing")
+GRID_DECIMALS = 3  # levels shipped in thousandths (the chart and its tooltips show 3 decimals)
+_B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
-def dysfunction_grid(theory: Theory | None = None, quarters: int = 40) -> pd.DataFrame:
-    """Every combination the dysfunction explorer offers, simulated by the model.
-
-    One row per run: its settings plus one array per series (quarters 0..``quarters``).
-    """
+def intervention_labels(theory: Theory | None = None) -> dict[str, str]:
+    """Menu labels, from ``data/interventions.csv``."""
     theory = theory or smi.load()
-    rows = []
-    for start in DYSFUNCTIONS:
-        for curve in ("increasing", "linear", "decreasing"):
-            for iv, levers in INTERVENTIONS.items():
-                for q in (START_QUARTERS if levers else (0,)):
-                    row = dict(theory.defaults)
-                    row[f"start_{start}"] = START_LEVEL
-                    row["incremental_effects"] = curve
-                    row.update(levers)
-                    for m in ("function_fix", "openness", "joint_calls", "job_rotation"):
-                        row[f"{m}_start"] = q
-                    rows.append({"start": start, "curve": curve, "intervention": iv, "from_quarter": q, **row})
-    settings = pd.DataFrame(rows)
-    sim = smi.simulate(settings[theory.input_names()], quarters=quarters, theory=theory)
-    out = settings[["start", "curve", "intervention", "from_quarter"]].copy()
-    for s in SERIES:
-        out[s] = list(sim[s].to_numpy().reshape(quarters + 1, len(settings)).T.round(4))
+    names = dict(zip(theory.interventions.intervention, theory.interventions.label))
+    out = {}
+    for key, measures in INTERVENTIONS.items():
+        if not measures:
+            out[key] = "None"
+        elif measures == MEASURES:
+            out[key] = "All five measures"
+        else:
+            out[key] = " + ".join(names[m] if i == 0 else names[m][0].lower() + names[m][1:] for i, m in enumerate(measures))
     return out
 
 
+def _grid_settings(theory: Theory) -> pd.DataFrame:
+    rows = []
+    for start in DYSFUNCTIONS:
+        for curve in CURVES:
+            for iv, measures in INTERVENTIONS.items():
+                for q in (START_QUARTERS if measures else (0,)):
+                    row = dict(theory.defaults)
+                    row[f"start_{start}"] = START_LEVEL
+                    row["incremental_effects"] = curve
+                    row.update({m: 1.0 for m in measures})
+                    row.update({f"{m}_start": q for m in MEASURES})
+                    rows.append({"start": start, "curve": curve, "intervention": iv, "from_quarter": q, **row})
+    return pd.DataFrame(rows)
+
+
+@functools.lru_cache(maxsize=2)
+def _grid(theory: Theory, quarters: int, band: bool) -> pd.DataFrame:
+    settings = _grid_settings(theory)
+    x = settings[theory.input_names()]
+    sim = smi.simulate(x, quarters=quarters, theory=theory)
+    out = settings[["start", "curve", "intervention", "from_quarter"]].copy()
+    for s in SERIES:
+        out[s] = list(sim[s].to_numpy().reshape(quarters + 1, len(settings)).T.round(GRID_DECIMALS))
+    if band:
+        draws = smi.weight_draws(theory)
+        low = {s: [] for s in SERIES}
+        high = {s: [] for s in SERIES}
+        for i in range(0, len(x), 25):  # 25 runs x K draws at a time keeps memory small
+            a = smi.simulate_draws(x.iloc[i:i + 25], quarters, draws, theory)
+            for s in SERIES:
+                lo, hi = np.percentile(a[s], list(BAND_Q), axis=-1)  # (quarters + 1, runs)
+                low[s] += list(lo.T.round(GRID_DECIMALS))
+                high[s] += list(hi.T.round(GRID_DECIMALS))
+        for s in SERIES:
+            out[f"{s}_low"], out[f"{s}_high"] = low[s], high[s]
+        out.attrs["draws"] = len(draws)
+    return out
+
+
+def dysfunction_grid(theory: Theory | None = None, quarters: int = 40, band: bool = True) -> pd.DataFrame:
+    """Every combination the dysfunction explorer offers, simulated by the model.
+
+    One row per run: its settings plus one array per series (quarters 0..``quarters``, rounded
+    to :data:`GRID_DECIMALS`). ``band``: also ``<series>_low`` and ``<series>_high``, the
+    5th and 95th percentile at each quarter over ``smi.weight_draws`` (``smi.simulate_draws``).
+    Cached per theory: the book's two dynamics explorers and the tests share one grid.
+    """
+    return _grid(theory or smi.load(), quarters, band).copy()
+
+
+def _b36(levels) -> str:
+    """Levels (0-1) as two base-36 digits of thousandths each, decoded in the browser with parseInt."""
+    return "".join(_B36[v // 36] + _B36[v % 36] for v in np.rint(np.asarray(levels) * 1000).astype(int))
+
+
 def dysfunction_chart(grid: pd.DataFrame, title: str, theory: Theory | None = None) -> alt.Chart:
-    """Lines of the three dysfunctions and SMI functioning over quarters, for the selected run."""
+    """Lines of the three dysfunctions and SMI functioning over quarters, for the selected run, each
+    over its robustness band (a shaded area) when the grid carries one.
+
+    Each run ships its series as compact strings (:func:`_b36`); the browser decodes only the
+    selected run, so a menu change filters a few hundred records and decodes 41 quarters.
+    """
     theory = theory or smi.load()
     quarters = len(grid[next(iter(SERIES))].iloc[0]) - 1
-    records = [{"start": r.start, "curve": r.curve, "intervention": r.intervention, "from_quarter": int(r.from_quarter),
-                "quarter": list(range(quarters + 1)), **{s: [float(v) for v in getattr(r, s)] for s in SERIES}}
-               for r in grid.itertuples()]
+    band = f"{next(iter(SERIES))}_low" in grid.columns
+    keys = list(SERIES)
+    records = []
+    for r in grid.itertuples():
+        rec = {"start": r.start, "curve": r.curve, "iv": r.intervention, "q": int(r.from_quarter)}
+        for i, s in enumerate(keys):
+            rec[f"v{i}"] = _b36(getattr(r, s))
+            if band:
+                rec[f"l{i}"], rec[f"h{i}"] = _b36(getattr(r, f"{s}_low")), _b36(getattr(r, f"{s}_high"))
+        records.append(rec)
     dys_labels = {d: SERIES[d] for d in DYSFUNCTIONS}
+    iv_labels = intervention_labels(theory)
     p_start = alt.param(name="start_dysfunction", value="communication_paucity",
                         bind=alt.binding_select(options=list(dys_labels), labels=list(dys_labels.values()),
-                                                name="Starting dysfunction (level 0.5) "))
+                                                name=f"Starting dysfunction (level {START_LEVEL}) "))
     p_curve = alt.param(name="curve", value="linear",
-                        bind=alt.binding_select(options=["increasing", "linear", "decreasing"],
-                                                name="Incremental effects "))
+                        bind=alt.binding_select(options=list(CURVES), name="Incremental effects "))
     p_iv = alt.param(name="intervention", value="none",
-                     bind=alt.binding_select(options=list(INTERVENTIONS), name="Intervention "))
+                     bind=alt.binding_select(options=list(iv_labels), labels=list(iv_labels.values()),
+                                             name="Intervention (full strength) "))
     p_q = alt.param(name="from_quarter", value=4,
                     bind=alt.binding_select(options=list(START_QUARTERS), name="Intervention starts in quarter "))
+
+    def dec(field: str) -> str:
+        return f"parseInt(substring({field}, 2 * datum.quarter, 2 * datum.quarter + 2), 36) / 1000"
+
+    calc = {"level": dec("datum.code"), "label": f"{json.dumps(list(SERIES.values()))}[datum.i]"}
+    if band:
+        calc.update(low=dec("datum['l' + datum.i]"), high=dec("datum['h' + datum.i]"))
+    names = list(SERIES.values())
+    x = alt.X("quarter:Q", title="Quarter", scale=alt.Scale(domain=[0, quarters]))
+    level = alt.Scale(domain=[0, 1])
+    color = alt.Color("label:N", title=None, scale=alt.Scale(domain=names, range=PALETTE[:4]),
+                      legend=alt.Legend(orient="bottom", columns=2, symbolType="stroke", symbolStrokeWidth=2.5))
+    tooltip = [alt.Tooltip("label:N", title="Series"), alt.Tooltip("quarter:Q", title="Quarter"),
+               alt.Tooltip("level:Q", format=".3f", title="Level at the book's weights")]
+    if band:
+        k = grid.attrs["draws"]
+        tooltip += [alt.Tooltip("low:Q", format=".3f", title=f"5th percentile over {k} weight draws"),
+                    alt.Tooltip("high:Q", format=".3f", title=f"95th percentile over {k} weight draws")]
+    line = alt.Chart().mark_line(strokeWidth=2.5).encode(
+        x=x, y=alt.Y("level:Q", title="Level (0 = none, 1 = maximal)", scale=level), color=color,
+        # dash patterns keep the series apart in greyscale and for colour-blind readers
+        strokeDash=alt.StrokeDash("label:N", scale=alt.Scale(domain=names, range=[[1, 0], [6, 3], [2, 2], [8, 2, 2, 2]]),
+                                  legend=None),
+        tooltip=tooltip)
+    layers = [line]
+    subtitle = alt.Undefined
+    if band:
+        layers.insert(0, alt.Chart().mark_area(opacity=0.18).encode(
+            x=x, y=alt.Y("low:Q", scale=level, title="Level (0 = none, 1 = maximal)"), y2="high:Q",
+            color=color, tooltip=tooltip))
+        subtitle = [f"Lines: the book's weights. Shaded: 5th-95th percentile over {k} weight draws."]
+    # the transforms sit on the layer, so Vega decodes the selected run once for both marks
     chart = (
-        alt.Chart(alt.Data(values=records))
-        .transform_filter("datum.start == start_dysfunction && datum.curve == curve && datum.intervention == intervention"
-                          " && (intervention == 'none' || datum.from_quarter == from_quarter)")
-        .transform_flatten(["quarter", *SERIES])
-        .transform_fold(list(SERIES), as_=["series", "level"])
-        .transform_calculate(label=f"{json.dumps(SERIES)}[datum.series]")
-        .mark_line(strokeWidth=2.5)
-        .encode(
-            x=alt.X("quarter:Q", title="Quarter", scale=alt.Scale(domain=[0, quarters])),
-            y=alt.Y("level:Q", title="Level (0 = none, 1 = maximal)", scale=alt.Scale(domain=[0, 1])),
-            color=alt.Color("label:N", title=None, scale=alt.Scale(domain=list(SERIES.values()), range=PALETTE[:4]),
-                            legend=alt.Legend(orient="bottom", columns=2)),
-            # dash patterns keep the series apart in greyscale and for colour-blind readers
-            strokeDash=alt.StrokeDash("label:N", scale=alt.Scale(domain=list(SERIES.values()),
-                                      range=[[1, 0], [6, 3], [2, 2], [8, 2, 2, 2]]), legend=None),
-            tooltip=[alt.Tooltip("label:N", title="Series"), alt.Tooltip("quarter:Q", title="Quarter"),
-                     alt.Tooltip("level:Q", format=".3f", title="Level")],
-        )
-        .add_params(p_start, p_curve, p_iv, p_q)
-        .properties(title=title, width=WIDTH, height=260)
+        alt.layer(*layers, data=alt.Data(values=records))
+        .transform_filter("datum.start == start_dysfunction && datum.curve == curve && datum.iv == intervention"
+                          " && (intervention == 'none' || datum.q == from_quarter)")
+        .transform_calculate(quarter=f"sequence(0, {quarters + 1})")
+        .transform_flatten(["quarter"])
+        .transform_fold([f"v{i}" for i in range(len(keys))], as_=["key", "code"])
+        .transform_calculate(i="toNumber(substring(datum.key, 1))")
+        .transform_calculate(**calc)
     )
-    return chart
+    return chart.add_params(p_start, p_curve, p_iv, p_q).properties(
+        title=alt.TitleParams(title, subtitle=subtitle), width=WIDTH, height=260)
 
 
 # --------------------------------------------------------------------------- study facts

@@ -2,7 +2,8 @@
 
 The Vega-Lite spec each explorable ships is evaluated by vl-convert (the same Vega engine the
 browser runs) with its slider parameters set to several scenarios; the numbers it draws as
-text must equal smi's.
+text must equal smi's, and the robustness band it computes from the shipped weight draws (bar
+ends and whisker ends, read from the scenegraph) must equal ``smi.robustness``.
 """
 from __future__ import annotations
 
@@ -12,20 +13,23 @@ import pytest
 import vl_convert as vlc
 
 import smi
+from smi.data import DYSFUNCTIONS
 from smi_charts import charts
 
 THEORY = smi.load()
 
 
-def drawn_numbers(spec: dict) -> list[float]:
-    """Values the chart draws as text labels (the bars' numbers), in drawing order."""
+def marks(spec: dict, marktype: str, name: str | None = None) -> list[list[dict]]:
+    """The items of every mark of ``marktype`` (and layer ``name``) in the rendered scenegraph,
+    one list per mark."""
     sg = vlc.vegalite_to_scenegraph(spec, vl_version="6.4")
-    found: list[float] = []
+    found: list[list[dict]] = []
 
     def walk(node):
         if isinstance(node, dict):
-            if node.get("marktype") == "text" and node.get("role") == "mark":
-                found.extend(float(it["text"]) for it in node.get("items", []))
+            if (node.get("marktype") == marktype and node.get("role") == "mark"
+                    and (name is None or node.get("name") == f"{name}_marks")):
+                found.append(node.get("items", []))
             for v in node.values():
                 walk(v)
         elif isinstance(node, list):
@@ -33,6 +37,11 @@ def drawn_numbers(spec: dict) -> list[float]:
                 walk(v)
     walk(sg)
     return found
+
+
+def drawn_numbers(spec: dict) -> list[float]:
+    """Values the chart draws as text labels (the bars' numbers), in drawing order."""
+    return [float(it["text"].split()[0]) for items in marks(spec, "text") for it in items]
 
 
 def with_params(spec: dict, values: dict[str, float]) -> dict:
@@ -74,38 +83,164 @@ def test_moving_a_slider_changes_the_drawn_numbers():
     assert after[1:5] == before[1:5]  # other linkages do not use it
 
 
-def test_dysfunction_grid_is_the_model():
+# --------------------------------------------------------------------------- robustness bands
+
+DRAWS = charts.band_draws()
+
+
+def drawn_band(spec: dict, outputs: list[str], labels: dict[str, str]) -> pd.DataFrame:
+    """What the band chart draws, per output: bar end (value) and whisker ends (low, high), read
+    back from pixels (x = value * WIDTH exactly), plus the draws' min and max from the tooltips."""
+    by_label = {labels[o]: o for o in outputs}
+
+    def output(item):
+        return by_label[item["description"].split("Output: ")[1].split(";")[0]]
+
+    def stat(item, title):
+        return float(item["description"].split(f"{title}: ")[1].split(";")[0])
+
+    bars, = marks(spec, "rect", "value_bars")
+    rules, = marks(spec, "rule", "band_whiskers")
+    rows = {output(b): {"value": b["width"] / charts.WIDTH, "min": stat(b, "Lowest draw"),
+                        "max": stat(b, "Highest draw")} for b in bars}
+    for r in rules:
+        lo, hi = sorted((r["x"], r["x2"]))
+        rows[output(r)].update(low=lo / charts.WIDTH, high=hi / charts.WIDTH)
+    return pd.DataFrame.from_dict(rows, orient="index").loc[outputs, charts.BAND_COLUMNS]
+
+
+BAND_CASES = [
+    ("linkages", THEORY.input_names("linkages"), "diluted_key_terms", {}),
+    ("linkages", ["key_terms", "vertical_communication", "hierarchy_depth"], None,
+     {"hierarchy_depth": 0.95, "vertical_communication": 0.2}),
+    ("capabilities", [*THEORY.input_names("capabilities"), "smi_connection"], "territorial_crm", {}),
+    ("capabilities", [*THEORY.input_names("capabilities"), "smi_connection"], None,
+     {"smi_connection": 0.2, "information": 0.9, "culture": 0.05}),
+    ("chain", ["key_terms", "vertical_communication", "rapport", "partner_view", "vision", "information", "culture"],
+     "territorial_crm", {}),
+    ("chain", ["key_terms", "vertical_communication", "rapport", "partner_view", "vision", "information", "culture"],
+     "territorial_crm", {"key_terms": 0.0, "vision": 1.0, "information": 1.0, "culture": 1.0}),
+    ("chain", [*THEORY.input_names("linkages"), *THEORY.input_names("capabilities")], "program_creep", "random"),
+]
+
+
+@pytest.mark.parametrize("kind,inputs,preset,moves", BAND_CASES)
+def test_browser_band_equals_smi_robustness(kind, inputs, preset, moves):
+    start = charts.default_values(preset)
+    exp = charts.explorable(kind, inputs, start, "band", draws=DRAWS)
+    moved = dict(start)
+    if moves == "random":
+        scen = smi.random_scenarios(1, seed=7).iloc[0]
+        moves = {name: float(scen[name]) for name in inputs}
+    moved.update(moves)
+    drawn = drawn_band(with_params(exp.chart.to_dict(), moved), exp.outputs, exp.labels)
+    expected = charts.explorable_band(kind, moved, DRAWS)
+    # bar and whisker ends are exact pixels: the browser's quantiles are numpy's linear ones
+    np.testing.assert_allclose(drawn[["value", "low", "high"]], expected[["value", "low", "high"]], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(drawn[["min", "max"]], expected[["min", "max"]].round(3), rtol=0, atol=1e-9)
+    assert (expected.high - expected.low).max() > 0.01  # a band, not a line
+
+
+@pytest.mark.parametrize("kind,preset", [("linkages", "diluted_key_terms"), ("chain", "territorial_crm")])
+def test_band_on_shipped_draws_is_smi_robustness_on_its_own_draws(kind, preset):
+    """The site ships the draws rounded to 6 decimals; no shown digit moves against the exact draws."""
+    values = charts.default_values(preset)
+    shipped = charts.explorable_band(kind, values, DRAWS)
+    exact = smi.robustness(pd.DataFrame([values]), charts.KIND_OUTPUTS[kind]).set_index("output")
+    np.testing.assert_allclose(shipped[["low", "high"]], exact.loc[shipped.index, ["low", "high"]], atol=5e-5)
+    assert len(DRAWS) >= 200 and DRAWS.equals(charts.band_draws())  # fixed seed
+
+
+def test_band_follows_the_slider():
+    """In a deep hierarchy, how much diluted meanings cost is an assumption: the language band
+    widens as vertical communication falls, and the whisker moves with the slider."""
+    start = {**charts.default_values(None), "horizontal_bridges": 1.0, "two_way_channels": 1.0, "hierarchy_depth": 1.0}
+    exp = charts.explorable("linkages", ["vertical_communication"], start, "t", draws=DRAWS)
+    at = {v: drawn_band(with_params(exp.chart.to_dict(), {"vertical_communication": v}),
+                        exp.outputs, exp.labels).loc["language"] for v in (1.0, 0.1)}
+    assert at[1.0].high - at[1.0].low < 1e-9  # with every proviso met every gate is 1, whatever the weights
+    assert at[0.1].high - at[0.1].low > 0.02
+    assert at[0.1].high < at[1.0].low
+
+
+def test_draws_ship_only_the_weights_the_outputs_use():
+    start = charts.default_values(None)
+    link = charts.explorable("linkages", ["key_terms"], start, "t", draws=DRAWS).chart.to_dict()
+    chain = charts.explorable("chain", ["key_terms", "vision"], start, "t", draws=DRAWS).chart.to_dict()
+    link_fields = set(link["data"]["values"][0]) - {"draw"}
+    chain_fields = set(chain["data"]["values"][0]) - {"draw"}
+    assert not any(f.startswith(("w_lever_weight", "w_spillover")) for f in link_fields)
+    assert link_fields < chain_fields
+    assert not any("coupling" in f or "erosion" in f for f in chain_fields)  # the dynamics' weights stay out
+    row = chain["data"]["values"][0]
+    assert row["draw"] == list(range(len(DRAWS) + 1))
+    assert row["w_spillover__strength"] == [THEORY.params["spillover.strength"], *DRAWS["spillover.strength"]]
+
+
+# --------------------------------------------------------------------------- dysfunction dynamics
+
+def _grid_row(grid, start, curve, iv, q):
+    return grid[(grid.start == start) & (grid.curve == curve) & (grid.intervention == iv)
+                & (grid.from_quarter == q)].iloc[0]
+
+
+def _scenario(start, curve, iv, q) -> pd.DataFrame:
+    on = {m: 1.0 for m in charts.INTERVENTIONS[iv]}
+    return smi.scenario(**{f"start_{start}": charts.START_LEVEL, "incremental_effects": curve, **on,
+                           **{f"{m}_start": q for m in charts.MEASURES}})
+
+
+RUNS = [("lack_of_collaboration", "increasing", "all", 8), ("overt_conflict", "decreasing", "customized", 0),
+        ("communication_paucity", "linear", "none", 0), ("communication_paucity", "linear", "joint_calls_rotation", 24)]
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_dysfunction_grid_is_the_model(run):
     grid = charts.dysfunction_grid()
-    row = grid[(grid.start == "lack_of_collaboration") & (grid.curve == "increasing")
-               & (grid.intervention == "both") & (grid.from_quarter == 8)].iloc[0]
-    scen = smi.scenario(start_lack_of_collaboration=charts.START_LEVEL, incremental_effects="increasing",
-                        function_fix=1.0, openness=0.5, joint_calls=0.5, job_rotation=0.5,
-                        function_fix_start=8, openness_start=8, joint_calls_start=8, job_rotation_start=8)
+    row = _grid_row(grid, *run)
+    scen = _scenario(*run)
     sim = smi.simulate(scen, quarters=40)
+    a = smi.simulate_draws(scen, 40, smi.weight_draws())
     for s in charts.SERIES:
-        np.testing.assert_allclose(row[s], sim[s].to_numpy().round(4))
+        np.testing.assert_allclose(row[s], sim[s].to_numpy().round(3))
+        lo, hi = np.percentile(a[s][:, 0, :], [5, 95], axis=-1)
+        np.testing.assert_allclose(row[f"{s}_low"], lo, atol=5e-4 + 1e-12)
+        np.testing.assert_allclose(row[f"{s}_high"], hi, atol=5e-4 + 1e-12)
+    assert grid.attrs["draws"] >= 200
 
 
-def test_dysfunction_chart_draws_the_selected_run():
+def test_intervention_menu_follows_the_paper():
+    labels = charts.intervention_labels()
+    kinds = dict(zip(THEORY.interventions.intervention, THEORY.interventions.level))
+    assert set(charts.MEASURES) == set(kinds)  # every measure of data/interventions.csv is on the menu
+    singles = {ms[0] for ms in charts.INTERVENTIONS.values() if len(ms) == 1}
+    assert {"function_fix", "openness", "customized"} <= singles
+    assert labels["customized"] == "Customized individual approach"
+    grid = charts.dysfunction_grid()
+    assert set(grid.intervention) == set(charts.INTERVENTIONS)
+    assert len(grid) == len(DYSFUNCTIONS) * len(charts.CURVES) * (
+        1 + (len(charts.INTERVENTIONS) - 1) * len(charts.START_QUARTERS))
+
+
+@pytest.mark.parametrize("run", [("overt_conflict", "linear", "none", 0), ("lack_of_collaboration", "decreasing", "customized", 8)])
+def test_dysfunction_chart_draws_the_selected_run_and_its_band(run):
+    start, curve, iv, q = run
     grid = charts.dysfunction_grid()
     spec = charts.dysfunction_chart(grid, "t").to_dict()
-    spec = with_params(spec, {"start_dysfunction": "overt_conflict", "intervention": "none"})
-    sg = vlc.vegalite_to_scenegraph(spec, vl_version="6.4")
+    spec = with_params(spec, {"start_dysfunction": start, "curve": curve, "intervention": iv, "from_quarter": q})
+    lines, areas = marks(spec, "line"), marks(spec, "area")
+    # one line and one band per series, each with all 41 quarters
+    assert len(lines) == 4 and len(areas) == 4 and all(len(items) == 41 for items in lines + areas)
+    row = _grid_row(grid, *run)
+    height = spec["height"]
 
-    lines = []
+    def series(items):
+        return next(s for s, label in charts.SERIES.items() if f"Series: {label};" in items[0]["description"])
 
-    def walk(node):
-        if isinstance(node, dict):
-            if node.get("marktype") == "line":
-                lines.append(node["items"])
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-    walk(sg)
-    # one line per series, each with all 41 quarters; the chosen dysfunction starts at 0.5
-    assert len(lines) == 4 and all(len(items) == 41 for items in lines)
-    first = {it[0]["description"].split("Series: ")[1].split(";")[0]: it[0]["description"] for it in lines}
-    assert "Level: 0.500" in first["Overt conflict"]
-    assert "Level: 0.000" in first["Communication paucity"]
+    for items in lines:
+        np.testing.assert_allclose([1 - it["y"] / height for it in items], row[series(items)], atol=1e-9)
+    for items in areas:
+        s = series(items)
+        np.testing.assert_allclose([1 - it["y"] / height for it in items], row[f"{s}_low"], atol=1e-9)
+        np.testing.assert_allclose([1 - it["y2"] / height for it in items], row[f"{s}_high"], atol=1e-9)
+    assert row[start][0] == charts.START_LEVEL

@@ -10,13 +10,15 @@
   function save(key, value) { try { localStorage.setItem(storeKey(key), JSON.stringify(value)); } catch (e) { /* private mode */ } }
   function forget(key) { try { localStorage.removeItem(storeKey(key)); } catch (e) { /* ignore */ } }
 
-  /* Find the dataset that carries the explorable's outputs, so the table follows the sliders. */
-  function liveDataset(view) {
+  /* Find the dataset that carries the explorable's outputs (one row each, with every column the
+   * numbers table shows), so the table follows the sliders. */
+  function liveDataset(view, live, columns) {
     var names = Object.keys(view.getState({ data: function () { return true; }, signals: function () { return false; } }).data || {});
     for (var i = 0; i < names.length; i++) {
       var rows;
       try { rows = view.data(names[i]); } catch (e) { continue; }
-      if (rows && rows.length && "output" in rows[0] && "value" in rows[0] && !("datum" in rows[0])) { return names[i]; }
+      if (rows && rows.length === live.outputs.length && "output" in rows[0] && !("datum" in rows[0]) &&
+          columns.every(function (c) { return c in rows[0]; })) { return names[i]; }
     }
     return null;
   }
@@ -32,11 +34,17 @@
       (window.smiViews = window.smiViews || {})[id] = res.view;  // for tests and benchmarks
       vis.removeAttribute("aria-hidden");
       if (!live.outputs.length) { return; }
-      var dataset = liveDataset(res.view);
+      // table columns after the output's name: the value, then the band's statistics if any
+      var columns = live.band ? live.band.columns : ["value"];
+      var dataset = liveDataset(res.view, live, columns);
       var update = function () {
         (dataset ? res.view.data(dataset) : []).forEach(function (row) {
           var tr = fig.querySelector("tr[data-output='" + live.labels[row.output] + "']");
-          if (tr) { tr.cells[1].textContent = Number(row.value).toFixed(3); }
+          if (!tr) { return; }
+          columns.forEach(function (c, j) {
+            var text = Number(row[c]).toFixed(3), cell = tr.cells[j + 1];
+            if (cell.textContent !== text) { cell.textContent = text; }  // no DOM work for unchanged numbers
+          });
         });
       };
       Object.keys(res.view.getState({ signals: function () { return true; } }).signals || {}).forEach(function (s) {
