@@ -84,6 +84,19 @@ def summarize_draws(df: pd.DataFrame, quarters: int | None = None, draws: pd.Dat
     return s
 
 
+def capability_draws(connection: float, levers: dict[str, float], draws: pd.DataFrame | None = None,
+                     theory: Theory | None = None) -> dict[str, np.ndarray]:
+    """The capability part of the model (functioning, synergy, capabilities) for a given SMI
+    connection and lever values under every draw: arrays of length ``len(draws)``. For explorers
+    that take the connection from a slider instead of deriving it from the linkages."""
+    theory = theory or _data.load()
+    draws = weight_draws(theory) if draws is None else draws
+    k = len(draws)
+    params = {c: draws[c].to_numpy(dtype=float) for c in draws.columns if c != "simulation.quarters"}
+    lv = {name: np.full(k, float(levers[name])) for name in _data.LEVERS}
+    return _model.capability_arrays(np.full(k, float(connection)), lv, _model.compile_theory(theory, params))
+
+
 def band(values: np.ndarray, axis: int = -1, q: tuple[float, float] = BAND) -> dict[str, np.ndarray]:
     """Low and high percentile, min, median and max along ``axis``."""
     lo, mid, hi = np.percentile(values, [q[0], 50.0, q[1]], axis=axis)

@@ -14,12 +14,11 @@ from typing import Mapping, Sequence
 import altair as alt
 import pandas as pd
 
-from .charts import PALETTE, WIDTH
+from .charts import PALETTE, WHISKER_OFFSET, WIDTH
 
 BAND_PARAM = "band"  # {output: [low, high]}
 TRAJECTORY_PARAM = "trajectory"  # {series: [values, lows, highs]}, one entry per quarter
 DASHES = [[1, 0], [6, 3], [2, 2], [8, 2, 2, 2]]
-WHISKER_OFFSET = 7  # px below the bar's centre line, so the whisker clears the value label
 
 
 def band_value(frame: pd.DataFrame) -> dict[str, list[float]]:

@@ -19,8 +19,8 @@ import pandas as pd
 
 import smi
 from smi.data import CAPABILITIES, DYSFUNCTIONS, LEVERS, LINKAGES, Theory
-from smi.model import capability_arrays, compile_theory, compiled
-from smi.robustness import BAND
+from smi.model import compiled
+from smi.robustness import BAND, capability_draws
 from smi.robustness import band as band_stats
 
 from . import expr
@@ -61,7 +61,7 @@ BAND_Q = BAND  # percentiles of the robustness band (5th, 95th), smi.robustness'
 DRAW_DECIMALS = 6  # weight draws shipped to the browser: no displayed digit depends on the 7th decimal
 BAND_NOTE = ["Bars: the value at the book's weights. Black whiskers: the 5th-95th percentile of that output",
              "over {k} draws of the weights, each drawn within its suggested range."]
-WHISKER_OFFSET = 7  # px below the bar's centre line, so the whisker clears the value label (as the labs)
+WHISKER_OFFSET = 7  # px below the bar's centre line, so the whisker clears the value label (the labs use it too)
 
 
 def band_draws(theory: Theory | None = None) -> pd.DataFrame:
@@ -219,10 +219,7 @@ def explorable_band(kind: str, values: dict[str, float], draws: pd.DataFrame,
         return r.set_index("output").loc[outputs, BAND_COLUMNS]
     # this explorable takes the SMI connection from a slider, where smi.robustness derives it from
     # the linkages: same draws and percentiles, on the capability part of the model only
-    params = {c: draws[c].to_numpy(dtype=float) for c in draws.columns if c != "simulation.quarters"}
-    k = len(draws)
-    levers = {lv: np.full(k, float(values[lv])) for lv in LEVERS}
-    arr = capability_arrays(np.full(k, float(values["smi_connection"])), levers, compile_theory(theory, params))
+    arr = capability_draws(values["smi_connection"], values, draws, theory)
     shipped = explorable_values(kind, values, theory)
     rows = {o: {"value": float(shipped[o]), **{s: float(v) for s, v in band_stats(arr[o]).items()}} for o in outputs}
     return pd.DataFrame.from_dict(rows, orient="index")[BAND_COLUMNS]
@@ -297,9 +294,9 @@ def _grid(theory: Theory, quarters: int, band: bool) -> pd.DataFrame:
         for i in range(0, len(x), 25):  # 25 runs x K draws at a time keeps memory small
             a = smi.simulate_draws(x.iloc[i:i + 25], quarters, draws, theory)
             for s in SERIES:
-                lo, hi = np.percentile(a[s], list(BAND_Q), axis=-1)  # (quarters + 1, runs)
-                low[s] += list(lo.T.round(GRID_DECIMALS))
-                high[s] += list(hi.T.round(GRID_DECIMALS))
+                b = band_stats(a[s])  # over the draws: (quarters + 1, runs)
+                low[s] += list(b["low"].T.round(GRID_DECIMALS))
+                high[s] += list(b["high"].T.round(GRID_DECIMALS))
         for s in SERIES:
             out[f"{s}_low"], out[f"{s}_high"] = low[s], high[s]
         out.attrs["draws"] = len(draws)
