@@ -20,11 +20,14 @@ import re
 
 from IPython.display import HTML, display
 from markdown_it import MarkdownIt
+from markupsafe import Markup
 
 import smi
 from smi import claims as _claims
 from smi.data import _split
 from smi.healthcheck import cite
+
+from .templating import render
 
 _md = MarkdownIt("commonmark")
 ILLUSTRATIVE = ("Input values are illustrative: the study measures none of them, so the book set the "
@@ -101,13 +104,7 @@ def assumes(*relation_ids: str, text: str | None = None) -> None:
     if study:
         raise ValueError(f"relation {study[0]!r} has basis 'study': a 'Model assumes' box is for the book's "
                          "assumptions only")
-    body = (f"<p>{_md.renderInline(text)}</p>" if text else
-            "".join(f"<p>{_md.renderInline(rel.loc[r, 'statement'])}</p>" for r in relation_ids))
+    paragraphs = [text] if text else [rel.loc[r, "statement"] for r in relation_ids]
     serves = sorted({s for r in relation_ids for s in _split(rel.loc[r, "serves"])})
-    ids = ", ".join(f"<code>{r}</code>" for r in relation_ids)
-    display(HTML(f"""<div class="admonition smi-assumes" role="note" aria-label="Model assumes">
-<p class="admonition-title">Model assumes</p>
-{body}
-<p class="smi-assumes-source">The book's assumption, not a finding; it serves {html.escape(reader_refs(serves))}.
-{"Relations" if len(relation_ids) > 1 else "Relation"} {ids} in <code>data/relations.csv</code>.</p>
-</div>"""))
+    display(HTML(render("assumes.html.j2", paragraphs=[Markup(_md.renderInline(p)) for p in paragraphs],
+                        serves=reader_refs(serves), relation_ids=list(relation_ids))))

@@ -16,9 +16,6 @@ Call in a chapter as ``from smi_charts import healthcheck as hc`` then ``hc.heal
 """
 from __future__ import annotations
 
-import html
-import itertools
-import json
 from pathlib import Path
 
 import altair as alt
@@ -32,7 +29,7 @@ from smi.data import DYSFUNCTIONS, LEVERS, LINKAGES, Theory
 from smi.model import compiled
 
 from . import charts
-from .book import _check_key, _json_for_script
+from .templating import check_key, inline, json_for_script, render
 
 STATIC = Path(__file__).parent / "static"
 CLASS_WIDTH = 360  # the class chart's panels (narrower than explorables: long measure labels)
@@ -42,10 +39,7 @@ AXIS = {"linkages": "Strength (0 = absent, 1 = strongest the model allows)",
 
 
 def _static(name: str) -> str:
-    text = (STATIC / name).read_text(encoding="utf-8")
-    if "</script" in text.lower() or "</style" in text.lower():
-        raise ValueError(f"{name} must not contain a closing script/style tag (it is inlined)")
-    return text
+    return (STATIC / name).read_text(encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- data for the browser
@@ -106,146 +100,47 @@ def page_data(key: str, q: shc.Questionnaire, *, grid: bool = True, chain_title:
     return out
 
 
-# --------------------------------------------------------------------------- HTML pieces
+# --------------------------------------------------------------------------- HTML (templates/*.html.j2)
 
-def _table(rid: str, caption: str, rows: list[tuple[str, str]], head: tuple[str, str] = ("Measure", "Value")) -> str:
-    body = "".join(f"<tr data-output='{html.escape(name)}'><th scope='row'>{html.escape(label)}</th>"
-                   f"<td class='smi-hc-value'>–</td></tr>" for name, label in rows)
-    return (f"<table class='smi-table smi-hc-numbers' id='{rid}'><caption>{html.escape(caption)}</caption>"
-            f"<thead><tr><th scope='col'>{head[0]}</th><th scope='col'>{head[1]}</th></tr></thead>"
-            f"<tbody>{body}</tbody></table>")
-
-
-def _question_html(root: str, qq: shc.Question) -> str:
-    name = f"{root}-{qq.id}"
-    opts = "".join(
-        f"<span class='smi-hc-opt'><input type='radio' id='{name}-{i}' name='{name}' value='{i}'>"
-        f"<label for='{name}-{i}'>{html.escape(label)}</label></span>"
-        for i, label in enumerate(qq.labels, start=1))
-    return (f"<fieldset class='smi-hc-q' id='{root}-q-{qq.id}' data-qid='{qq.id}'>"
-            f"<legend><span class='smi-hc-n'>{qq.number}.</span> {html.escape(qq.text)}</legend>"
-            f"<div class='smi-hc-scale'>{opts}</div></fieldset>")
-
-
-def _scripts(root: str, data: dict, init: str) -> str:
-    return (f"<style>{_static('healthcheck.css')}</style>"
-            f"<script type='application/json' id='{root}-data'>{_json_for_script(data)}</script>"
-            f"<script>{_static('healthcheck.js')}</script>"
-            f"<script>window.smiHealth && window.smiHealth.{init}({json.dumps(root)});</script>")
+def _assets(root: str, data: dict) -> dict:
+    """The inlined stylesheet, script and page data both components end with."""
+    return {"css": inline(_static("healthcheck.css"), "healthcheck.css"),
+            "js": inline(_static("healthcheck.js"), "healthcheck.js"), "data": json_for_script(data)}
 
 
 def health_check(key: str = "health", path: str | Path | None = None) -> None:
     """The questionnaire and the reader's profile, computed in the browser (answers stay there)."""
-    _check_key(key)
+    check_key(key)
     q = shc.load(path)
     theory = q.theory
     root = f"smi-hc-{key}"
-    data = page_data(key, q)
     labels = charts.output_labels(theory)
     in_label = dict(zip(theory.inputs.name, theory.inputs.label))
-    sections = []
-    for sid, title in q.sections.items():
-        qs = [qq for qq in q.questions if qq.section == sid]
-        if not qs:
-            continue
-        sections.append(f"<div class='smi-hc-section' role='group' aria-labelledby='{root}-s-{sid}'>"
-                        f"<h3 id='{root}-s-{sid}'>{html.escape(title)}</h3>"
-                        + "".join(_question_html(root, qq) for qq in qs) + "</div>")
+    sections = [(sid, title, qs) for sid, title in q.sections.items()
+                if (qs := [qq for qq in q.questions if qq.section == sid])]
     chain_rows = [(k, labels[k]) for k in [*LINKAGES, "smi_connection", "lever_integration", "smi_functioning",
                                              "synergy", *theory.capabilities.capability]]
     lever_rows = [(lv, in_label[lv]) for lv in LEVERS]
     dys_rows = ([(f"start_{d}", in_label[f"start_{d}"]) for d in DYSFUNCTIONS]
                 + [(o, labels[o]) for o in ("cumulative_dysfunction", "peak_dysfunction", "final_dysfunction",
                                             "functioning_loss")])
-    display(HTML(f"""<section class="smi-hc" id="{root}" data-key="{key}" aria-label="{html.escape(q.title)}">
-<div class="smi-hc-caveat" role="note"><p><strong>What this questionnaire is, and is not.</strong> It is a teaching
-exercise: its items were written for this book and have never been tested for reliability or validity, so it is
-not a validated survey instrument. Your profile is what the book's teaching model makes of one person's answers,
-not a measurement of your firm. Measuring these constructs for real would take validated multi-item scales from
-the sales–marketing interface literature, answered by several informants from both sales and marketing.</p></div>
-<p class="smi-hc-privacy">Your answers stay in this browser: they are saved on this device only, and nothing is sent
-anywhere. Answer all {len(q.questions)} questions to see your profile.</p>
-<noscript><p>The health check needs JavaScript to compute your profile in the browser.</p></noscript>
-<form class="smi-hc-form" id="{root}-form" novalidate>{''.join(sections)}</form>
-<div class="smi-hc-status" id="{root}-status" role="status" aria-live="polite"></div>
-<div class="smi-hc-actions">
-<button type="button" class="smi-hc-export" disabled>Export my answers (JSON file)</button>
-<button type="button" class="smi-hc-makecode" disabled>Show my code</button>
-<button type="button" class="smi-hc-clear">Clear my answers</button>
-</div>
-<div class="smi-hc-codebox" hidden>
-<label for="{root}-code">Your code (it carries your answers; paste it into the class debrief or into another browser)</label>
-<input type="text" id="{root}-code" class="smi-hc-code" readonly size="48">
-<button type="button" class="smi-hc-copy">Copy the code</button>
-</div>
-<div class="smi-hc-restore">
-<label for="{root}-restore">Have a code? Paste it here to restore those answers</label>
-<input type="text" id="{root}-restore" class="smi-hc-restore-input" size="48" autocomplete="off">
-<button type="button" class="smi-hc-restore-button">Restore answers</button>
-</div>
-<div class="smi-hc-message" id="{root}-message" role="status" aria-live="polite"></div>
-<div class="smi-hc-profile" id="{root}-profile" hidden>
-<h3>Your profile</h3>
-<div class="smi-hc-alerts-box" hidden><p><strong>Triggers: dysfunctions already present.</strong> You report strong
-triggers, the signs by which salespeople and marketers notice a dysfunction that already exists (Malshe et al. 2017).
-The study suggests that one dysfunction may feed another (P7) and that managers are better off addressing a dysfunction
-at its earliest stage (§4.2):</p>
-<ul class="smi-hc-alerts"></ul></div>
-<p><strong>Work on first.</strong> The inputs whose move alone raises SMI functioning most in the teaching model (its
-sensitivity, at the book's assumed weights; the studies do not rank these inputs):</p>
-<ol class="smi-hc-first"></ol>
-<p><strong>Weakest links.</strong> Your lowest linkages and levers as the model computes them, with the propositions
-that name each one (which input holds a linkage back most follows from the model's gates, an assumption of the
-book):</p>
-<ul class="smi-hc-weakest"></ul>
-<figure class="smi-hc-figure" id="{root}-chart">
-<div class="smi-hc-vis" id="{root}-chart-vis"></div>
-<figcaption>Your firm in the teaching model: the five linkages, the SMI connection, SMI functioning and the five
-capabilities, computed in your browser from your answers. The tables below hold the same numbers.</figcaption>
-</figure>
-{_table(f"{root}-chain", "The chain, computed from your answers (0 = absent, 1 = strongest the model allows)", chain_rows)}
-{_table(f"{root}-levers", "The eight levers, as you rated them", lever_rows)}
-{_table(f"{root}-dysfunction", "Dysfunction risk, estimated: starting levels from the triggers, run forward over the "
-        "simulated quarters for a firm whose five linkages all stand at your SMI connection (dysfunction totals run "
-        "0-3)", dys_rows)}
-</div>
-{_scripts(root, data, "initCheck")}
-</section>"""))
+    tables = [("chain", "The chain, computed from your answers (0 = absent, 1 = strongest the model allows)", chain_rows),
+              ("levers", "The eight levers, as you rated them", lever_rows),
+              ("dysfunction", "Dysfunction risk, estimated: starting levels from the triggers, run forward over the "
+               "simulated quarters for a firm whose five linkages all stand at your SMI connection (dysfunction "
+               "totals run 0-3)", dys_rows)]
+    display(HTML(render("health_check.html.j2", root=root, key=key, title=q.title, n_questions=len(q.questions),
+                        sections=sections, tables=tables, **_assets(root, page_data(key, q)))))
 
 
 def debrief(key: str = "debrief", path: str | Path | None = None) -> None:
     """Load a class's exported health checks (files, a folder or codes); show the distribution."""
-    _check_key(key)
+    check_key(key)
     q = shc.load(path)
     root = f"smi-hc-{key}"
     data = page_data(key, q, grid=False, chain_title="class debrief")
     data["classSpec"] = class_chart().to_dict()
-    display(HTML(f"""<section class="smi-hc-debrief" id="{root}" data-key="{key}" aria-label="Class debrief">
-<p class="smi-hc-privacy">The files and codes you load are read by this browser only; nothing is uploaded.</p>
-<noscript><p>The debrief needs JavaScript to read the files in the browser.</p></noscript>
-<div class="smi-hc-load">
-<p><label for="{root}-folder">Choose a folder of exported health checks</label><br>
-<input type="file" id="{root}-folder" class="smi-hc-folder" multiple webkitdirectory></p>
-<p><label for="{root}-files">Or choose one or more files (<code>.json</code> exports, or <code>.txt</code> files of codes)</label><br>
-<input type="file" id="{root}-files" class="smi-hc-files" multiple accept=".json,.txt,application/json,text/plain"></p>
-<p><label for="{root}-codes">Or paste codes, one per line</label><br>
-<textarea id="{root}-codes" class="smi-hc-codes" rows="4" cols="60" spellcheck="false"></textarea><br>
-<button type="button" class="smi-hc-addcodes">Add the pasted codes</button>
-<button type="button" class="smi-hc-clearall">Start over</button></p>
-</div>
-<div class="smi-hc-report" id="{root}-report" role="status" aria-live="polite"><p>No health checks loaded yet.</p></div>
-<div class="smi-hc-class" hidden>
-<figure class="smi-hc-figure" id="{root}-chart">
-<div class="smi-hc-vis" id="{root}-chart-vis"></div>
-<figcaption>Where the class's firms stand: each dot is one firm; boxes span the class's range and quartiles, bars
-show the class average. The table below holds the same numbers.</figcaption>
-</figure>
-<table class="smi-table smi-hc-summary" id="{root}-summary"><caption>The class at a glance</caption>
-<thead><tr><th scope="col">Measure</th><th scope="col">Firms</th><th scope="col">Mean</th><th scope="col">Minimum</th>
-<th scope="col">Median</th><th scope="col">Maximum</th></tr></thead><tbody></tbody></table>
-</div>
-{_scripts(root, data, "initDebrief")}
-</section>"""))
+    display(HTML(render("debrief.html.j2", root=root, key=key, **_assets(root, data))))
 
 
 def questions_table(path: str | Path | None = None) -> None:
