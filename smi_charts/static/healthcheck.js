@@ -203,73 +203,78 @@
 
   var STALE = { stale: true };  // thrown to drop a computation the reader has overtaken
 
+  /* What to work on first: each actionable input moved alone to either end of its range, the gain
+   * in the first output (smi.healthcheck's one-at-a-time sensitivity, run through the same
+   * generated model), the largest gains first. */
+  function workOnFirst(data, model, inputs, baseline, check) {
+    var atMin = {}, atMax = {}, chain = Promise.resolve();
+    function at(name, value) { var x = Object.assign({}, inputs); x[name] = value; return model.run(x); }
+    data.actionable.forEach(function (name) {
+      var meta = data.inputs[name];
+      chain = chain.then(function () { check(); return at(name, meta.min); })
+        .then(function (r) { atMin[name] = r[data.firstOutput]; return at(name, meta.max); })
+        .then(function (r) { atMax[name] = r[data.firstOutput]; });
+    });
+    return chain.then(function () {
+      var gains = {}, moves = {}, all = {};
+      data.actionable.forEach(function (name) {
+        var up = atMax[name] - baseline, down = atMin[name] - baseline;
+        var g = Math.max(Math.max(up, down), 0);
+        all[name] = g;
+        moves[name] = g > 0 ? (up >= down ? "raise" : "lower") : "none";
+        if (Math.round(g * Math.pow(10, data.round)) > 0) { gains[name] = g; }
+      });
+      return ranked(gains, false, data.round).slice(0, data.workOnFirst).map(function (name) {
+        return { input: name, value: inputs[name], gain: all[name], move: moves[name] };
+      });
+    });
+  }
+
+  /* The weakest links: the lowest linkages (each with the input holding it back most) and levers. */
+  function weakestLinks(data, inputs, now) {
+    var link = {}, lev = {};
+    Object.keys(data.linkages).forEach(function (k) { link[k] = now[k]; });
+    data.levers.forEach(function (lv) { lev[lv] = inputs[lv]; });
+    return ranked(link, true, data.round).slice(0, data.weakestPerLayer).map(function (k) {
+      var vals = {};
+      data.linkages[k].members.forEach(function (m) { vals[m] = inputs[m]; });
+      var held = ranked(vals, true, data.round)[0];
+      return { layer: "linkage", name: k, value: link[k], held: held, heldValue: inputs[held] };
+    }).concat(ranked(lev, true, data.round).slice(0, data.weakestPerLayer).map(function (lv) {
+      return { layer: "lever", name: lv, value: lev[lv], held: lv, heldValue: lev[lv] };
+    }));
+  }
+
+  /* Dysfunction risk, estimated from the grid smi.healthcheck.risk_grid precomputed: the cell of
+   * the starting levels, interpolated linearly in the firm's SMI connection. */
+  function dysfunctionRisk(data, inputs, now) {
+    var g = data.grid, idx = 0, field = {};
+    g.inputs.forEach(function (name, i) { idx = idx * (g.steps[i] + 1) + Math.round(inputs[name] * g.steps[i]); });
+    var levels = g.connection, conn = now.smi_connection;
+    var j = Math.min(Math.max(0, Math.floor(conn * (levels.length - 1))), levels.length - 2);
+    var t = (conn - levels[j]) / (levels[j + 1] - levels[j]);
+    g.fields.forEach(function (f, i) { field[f] = g.values[idx][j][i] * (1 - t) + g.values[idx][j + 1][i] * t; });
+    var f0 = now.smi_functioning;
+    return {
+      cumulative_dysfunction: field.cumulative_dysfunction, final_dysfunction: field.final_dysfunction,
+      peak_dysfunction: field.peak_dysfunction,
+      functioning_loss: f0 > 0 ? g.connectionShare * conn * (1 - field.connection_kept) / f0 : 0
+    };
+  }
+
   /* The whole profile, computed the way smi.healthcheck.profile computes it. */
   function computeProfile(data, model, inputs, isStale) {
-    var result = { inputs: inputs };
     function check() { if (isStale && isStale()) { throw STALE; } }
     return model.run(inputs).then(function (now) {
-      result.now = now;
-      var firstNow = now[data.firstOutput], atMin = {}, atMax = {};
-      var chain = Promise.resolve();
-      data.actionable.forEach(function (name) {
-        var meta = data.inputs[name];
-        chain = chain.then(function () {
-          check();
-          var x = Object.assign({}, inputs); x[name] = meta.min; return model.run(x);
-        }).then(function (r) {
-          atMin[name] = r[data.firstOutput];
-          var x = Object.assign({}, inputs); x[name] = meta.max; return model.run(x);
-        }).then(function (r) { atMax[name] = r[data.firstOutput]; });
+      return workOnFirst(data, model, inputs, now[data.firstOutput], check).then(function (work) {
+        var starts = {};  // starting dysfunctions at or above the alert level, strongest first
+        data.dysfunctions.forEach(function (d) { starts[d.input] = inputs[d.input]; });
+        return {
+          inputs: inputs, now: now, work: work, weakest: weakestLinks(data, inputs, now),
+          alerts: ranked(starts, false, data.round).filter(function (n) { return starts[n] >= data.alertLevel; }),
+          dysfunction: dysfunctionRisk(data, inputs, now)
+        };
       });
-      return chain.then(function () {
-        var gains = {}, moves = {}, all = {};
-        data.actionable.forEach(function (name) {
-          var up = atMax[name] - firstNow, down = atMin[name] - firstNow;
-          var g = Math.max(Math.max(up, down), 0);
-          all[name] = g;
-          moves[name] = g > 0 ? (up >= down ? "raise" : "lower") : "none";
-          if (Math.round(g * Math.pow(10, data.round)) > 0) { gains[name] = g; }
-        });
-        result.work = ranked(gains, false, data.round).slice(0, data.workOnFirst).map(function (name) {
-          return { input: name, value: inputs[name], gain: all[name], move: moves[name] };
-        });
-        return result;
-      });
-    }).then(function () {
-      var now = result.now;
-      // weakest links: the lowest linkages (each with the input holding it back most) and levers
-      var link = {}, lev = {};
-      Object.keys(data.linkages).forEach(function (k) { link[k] = now[k]; });
-      data.levers.forEach(function (lv) { lev[lv] = inputs[lv]; });
-      result.weakest = ranked(link, true, data.round).slice(0, data.weakestPerLayer).map(function (k) {
-        var vals = {};
-        data.linkages[k].members.forEach(function (m) { vals[m] = inputs[m]; });
-        var held = ranked(vals, true, data.round)[0];
-        return { layer: "linkage", name: k, value: link[k], held: held, heldValue: inputs[held] };
-      }).concat(ranked(lev, true, data.round).slice(0, data.weakestPerLayer).map(function (lv) {
-        return { layer: "lever", name: lv, value: lev[lv], held: lv, heldValue: lev[lv] };
-      }));
-      // starting dysfunctions at or above the alert level, strongest first
-      var starts = {};
-      data.dysfunctions.forEach(function (d) { starts[d.input] = inputs[d.input]; });
-      result.alerts = ranked(starts, false, data.round).filter(function (n) { return starts[n] >= data.alertLevel; });
-      // dysfunction risk, estimated from the grid smi.healthcheck.risk_grid precomputed: the cell
-      // of the starting levels, interpolated linearly in the firm's SMI connection
-      var g = data.grid, idx = 0;
-      g.inputs.forEach(function (name, i) { idx = idx * (g.steps[i] + 1) + Math.round(inputs[name] * g.steps[i]); });
-      var levels = g.connection, conn = now.smi_connection, field = {};
-      var j = Math.min(Math.max(0, Math.floor(conn * (levels.length - 1))), levels.length - 2);
-      var t = (conn - levels[j]) / (levels[j + 1] - levels[j]);
-      g.fields.forEach(function (f, i) {
-        field[f] = g.values[idx][j][i] * (1 - t) + g.values[idx][j + 1][i] * t;
-      });
-      var f0 = now.smi_functioning;
-      result.dysfunction = {
-        cumulative_dysfunction: field.cumulative_dysfunction, final_dysfunction: field.final_dysfunction,
-        peak_dysfunction: field.peak_dysfunction,
-        functioning_loss: f0 > 0 ? g.connectionShare * conn * (1 - field.connection_kept) / f0 : 0
-      };
-      return result;
     });
   }
 
@@ -281,387 +286,429 @@
   }
 
   function setValue(table, name, value) {
-    var tr = table.querySelector("tr[data-output='" + name + "']");
+    var tr = Array.prototype.find.call(table.querySelectorAll("tr[data-output]"), function (row) {
+      return row.getAttribute("data-output") === name;  // compared, not put in a selector: any name is safe
+    });
     if (!tr) { return; }
     var td = tr.querySelector("td");
     td.textContent = fmt(value);
     td.setAttribute("data-value", String(value));
   }
 
-  // ------------------------------------------------------------------ the health check
+  // ------------------------------------------------------------------ the health check: the profile
+
+  var CHAIN_ROWS = ["language", "structure", "process", "social", "philosophical", "smi_connection",
+                    "lever_integration", "smi_functioning", "synergy"];
+
+  function renderNumbers(ctx, p) {
+    var data = ctx.data, chain = document.getElementById(ctx.id + "-chain");
+    CHAIN_ROWS.concat(data.capabilities).forEach(function (name) { setValue(chain, name, p.now[name]); });
+    var levers = document.getElementById(ctx.id + "-levers");
+    data.levers.forEach(function (lv) { setValue(levers, lv, p.inputs[lv]); });
+    var dys = document.getElementById(ctx.id + "-dysfunction");
+    data.dysfunctions.forEach(function (d) { setValue(dys, d.input, p.inputs[d.input]); });
+    Object.keys(p.dysfunction).forEach(function (k) { setValue(dys, k, p.dysfunction[k]); });
+  }
+
+  function renderAlerts(ctx, p) {
+    var box = ctx.root.querySelector(".smi-hc-alerts-box"), list = ctx.root.querySelector(".smi-hc-alerts");
+    clear(list);
+    p.alerts.forEach(function (name) {
+      var meta = ctx.data.inputs[name];
+      list.appendChild(el("li", { "data-input": name, "data-value": String(p.inputs[name]) }, [
+        el("strong", {}, [meta.label]), ": " + fmt(p.inputs[name], 2) + " (" + questionsText(meta.questions) + "). " + meta.cite + "."]));
+    });
+    box.hidden = !p.alerts.length;
+  }
+
+  function renderWorkFirst(ctx, p) {
+    var list = ctx.root.querySelector(".smi-hc-first");
+    clear(list);
+    p.work.forEach(function (w) {
+      var meta = ctx.data.inputs[w.input];
+      var end = w.move === "lower" ? "the bottom" : "the top";
+      list.appendChild(el("li", { "data-input": w.input, "data-gain": String(w.gain) }, [
+        el("strong", {}, [meta.label]), ": " + (w.move === "lower" ? "lower" : "raise") + " it (now " + fmt(w.value, 2) +
+        "). Moved alone to " + end + " of its range, it would raise SMI functioning by " + fmt(w.gain) + ". Asked in " +
+        questionsText(meta.questions) + ". " + meta.cite + "."]));
+    });
+    if (!p.work.length) {
+      list.appendChild(el("li", {}, ["No single input would raise SMI functioning: everything you can move is already at its best."]));
+    }
+  }
+
+  function weakestItem(data, w) {
+    var children;
+    if (w.layer === "linkage") {
+      var lk = data.linkages[w.name], held = data.inputs[w.held];
+      children = [el("strong", {}, [lk.label]), ": " + fmt(w.value) + ". Held back most by " + held.label.toLowerCase() +
+        " (" + fmt(w.heldValue, 2) + "; " + questionsText(held.questions) + "). " + lk.cite + "; " + held.cite + "."];
+    } else {
+      var lv = data.inputs[w.name];
+      children = [el("strong", {}, [lv.label]), " (lever): " + fmt(w.value, 2) + " (" + questionsText(lv.questions) + "). " + lv.cite + "."];
+    }
+    return el("li", { "data-layer": w.layer, "data-name": w.name, "data-value": String(w.value), "data-held": w.held }, children);
+  }
+
+  function renderProfile(ctx, p) {
+    renderNumbers(ctx, p);
+    renderAlerts(ctx, p);
+    renderWorkFirst(ctx, p);
+    var weakest = ctx.root.querySelector(".smi-hc-weakest");
+    clear(weakest);
+    p.weakest.forEach(function (w) { weakest.appendChild(weakestItem(ctx.data, w)); });
+  }
+
+  // ------------------------------------------------------------------ the health check: state and controls
+
+  /* The reader's stored answers, keeping only valid ones. */
+  function storedAnswers(data) {
+    var answers = {}, stored = load(data.key);
+    if (stored && stored.answers && typeof stored.answers === "object") {
+      data.questions.forEach(function (q) {
+        if (validAnswer(stored.answers[q.id], data.points)) { answers[q.id] = stored.answers[q.id]; }
+      });
+    }
+    return answers;
+  }
+
+  function syncRadios(ctx) {
+    ctx.root.querySelectorAll(".smi-hc-q").forEach(function (fs) {
+      var a = ctx.answers[fs.dataset.qid];
+      fs.querySelectorAll("input[type=radio]").forEach(function (r) { r.checked = Number(r.value) === a; });
+    });
+  }
+
+  function missingQuestions(ctx) { return ctx.data.questions.filter(function (q) { return !(q.id in ctx.answers); }); }
+
+  function showStatus(ctx, missing) {
+    var data = ctx.data, status = ctx.status;
+    clear(status);
+    if (!missing.length) {
+      status.appendChild(el("p", {}, ["All " + data.questions.length + " questions answered: your profile is below."]));
+      return;
+    }
+    var done = data.questions.length - missing.length;
+    status.appendChild(el("p", {}, [done + " of " + data.questions.length + " questions answered. Your profile appears " +
+      "once every question is answered. Still unanswered:"]));
+    status.appendChild(el("ul", { "class": "smi-hc-missing" }, missing.map(function (q) {
+      return el("li", { "data-qid": q.id }, [el("a", { href: "#" + ctx.id + "-q-" + q.id }, ["Question " + q.number])]);
+    })));
+  }
+
+  /* The model (a headless view) and the visible chart, created on the first complete answer set. */
+  function ensureModel(ctx) {
+    if (!ctx.model) { ctx.model = new Model(ctx.data.chain); }
+    if (!ctx.chartReady) {
+      ctx.chartReady = embed(document.getElementById(ctx.id + "-chart-vis"), ctx.data.chain)
+        .then(function (res) { return res.view; });
+    }
+  }
+
+  function refresh(ctx) {
+    var missing = missingQuestions(ctx), complete = !missing.length, root = ctx.root;
+    showStatus(ctx, missing);
+    ctx.exportBtn.disabled = !complete;
+    ctx.codeBtn.disabled = !complete;
+    if (!complete) {
+      ctx.profileBox.hidden = true;
+      ctx.codeBox.hidden = true;
+      root.removeAttribute("data-profile");
+      return Promise.resolve(null);
+    }
+    ensureModel(ctx);
+    var mine = ++ctx.seq, inputs = mappedInputs(ctx.data, ctx.answers);
+    function stale() { return mine !== ctx.seq; }
+    ctx.profileBox.hidden = false;
+    root.setAttribute("data-profile", "computing");
+    return computeProfile(ctx.data, ctx.model, inputs, stale).then(function (p) {
+      if (stale()) { return null; }
+      renderProfile(ctx, p);
+      return ctx.chartReady.then(function (view) {
+        applyInputs(view, ctx.model.params, inputs);
+        return view.runAsync();
+      }).then(function () {
+        if (stale()) { return null; }
+        root.setAttribute("data-profile", "ready");
+        root.dispatchEvent(new CustomEvent("smi:profile", { bubbles: true }));
+        return p;
+      });
+    }).catch(function (err) {
+      if (err !== STALE) { console.error("health check " + ctx.id + ": " + err); }
+    });
+  }
+
+  function persist(ctx) { save(ctx.data.key, { answers: ordered(ctx.data, ctx.answers) }); }
+
+  function download(name, text) {
+    var url = URL.createObjectURL(new Blob([text], { type: "application/json" }));
+    var a = el("a", { href: url, download: name }, []);
+    a.style.display = "none";
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(function () { URL.revokeObjectURL(url); }, 2000);
+  }
+
+  function copyCode(ctx) {
+    var field = ctx.codeField;
+    function fallback() {
+      field.focus();
+      field.select();
+      var ok = false;
+      try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+      ctx.message.textContent = ok ? "Code copied." : "Select the code and copy it with Ctrl+C (Cmd+C on a Mac).";
+    }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(function () { ctx.message.textContent = "Code copied."; }, fallback);
+    } else {
+      fallback();
+    }
+  }
+
+  function wireCheck(ctx) {
+    var root = ctx.root, data = ctx.data;
+    root.querySelectorAll(".smi-hc-q input[type=radio]").forEach(function (r) {
+      r.addEventListener("change", function () {
+        ctx.answers[r.closest(".smi-hc-q").dataset.qid] = Number(r.value);
+        persist(ctx);
+        if (ctx.codeBox.hidden === false) { ctx.codeField.value = missingQuestions(ctx).length ? "" : encodeCode(data, ctx.answers); }
+        refresh(ctx);
+      });
+    });
+    root.querySelector(".smi-hc-clear").addEventListener("click", function () {
+      forget(data.key);
+      ctx.answers = {};
+      syncRadios(ctx);
+      ctx.codeField.value = "";
+      ctx.codeBox.hidden = true;
+      ctx.message.textContent = "Your answers were cleared from this browser.";
+      refresh(ctx);
+    });
+    ctx.exportBtn.addEventListener("click", function () {
+      if (missingQuestions(ctx).length) { return; }
+      download("smi-healthcheck.json", JSON.stringify(exportDoc(data, ctx.answers), null, 2) + "\n");
+      ctx.message.textContent = "Your answers were saved as smi-healthcheck.json in your downloads.";
+    });
+    ctx.codeBtn.addEventListener("click", function () {
+      if (missingQuestions(ctx).length) { return; }
+      ctx.codeField.value = encodeCode(data, ctx.answers);
+      ctx.codeBox.hidden = false;
+      ctx.codeField.focus();
+      ctx.codeField.select();
+    });
+    root.querySelector(".smi-hc-copy").addEventListener("click", function () { copyCode(ctx); });
+    root.querySelector(".smi-hc-restore-button").addEventListener("click", function () {
+      var field = root.querySelector(".smi-hc-restore-input");
+      try {
+        ctx.answers = decodeCode(data, field.value);
+      } catch (err) {
+        ctx.message.textContent = "That code could not be used: " + err.message + ".";
+        return;
+      }
+      persist(ctx);
+      syncRadios(ctx);
+      field.value = "";
+      ctx.message.textContent = "Answers restored from the code.";
+      refresh(ctx);
+    });
+  }
 
   function initCheck(rootId) {
     var root = document.getElementById(rootId);
     if (!root || root.dataset.ready) { return; }
     root.dataset.ready = "1";
     var data = JSON.parse(document.getElementById(rootId + "-data").textContent);
-    var key = data.key;
-    var status = document.getElementById(rootId + "-status");
-    var message = document.getElementById(rootId + "-message");
-    var profileBox = document.getElementById(rootId + "-profile");
-    var exportBtn = root.querySelector(".smi-hc-export"), codeBtn = root.querySelector(".smi-hc-makecode");
-    var codeBox = root.querySelector(".smi-hc-codebox"), codeField = root.querySelector(".smi-hc-code");
-    var number = {};
-    data.questions.forEach(function (q) { number[q.id] = q.number; });
-
-    var answers = {};
-    var stored = load(key);
-    if (stored && stored.answers && typeof stored.answers === "object") {
-      data.questions.forEach(function (q) {
-        if (validAnswer(stored.answers[q.id], data.points)) { answers[q.id] = stored.answers[q.id]; }
-      });
-    }
-
-    var model = null, chartView = null, chartReady = null, seq = 0;
-    function ensureModel() {
-      if (!model) { model = new Model(data.chain); }
-      if (!chartReady) {
-        chartReady = embed(document.getElementById(rootId + "-chart-vis"), data.chain).then(function (res) {
-          chartView = res.view;
-          return res.view;
-        });
-      }
-    }
-
-    function syncRadios() {
-      root.querySelectorAll(".smi-hc-q").forEach(function (fs) {
-        var a = answers[fs.dataset.qid];
-        fs.querySelectorAll("input[type=radio]").forEach(function (r) { r.checked = Number(r.value) === a; });
-      });
-    }
-
-    function missingIds() { return data.questions.filter(function (q) { return !(q.id in answers); }); }
-
-    function showStatus(missing) {
-      clear(status);
-      if (!missing.length) {
-        status.appendChild(el("p", {}, ["All " + data.questions.length + " questions answered: your profile is below."]));
-        return;
-      }
-      var done = data.questions.length - missing.length;
-      status.appendChild(el("p", {}, [done + " of " + data.questions.length + " questions answered. Your profile appears " +
-        "once every question is answered. Still unanswered:"]));
-      status.appendChild(el("ul", { "class": "smi-hc-missing" }, missing.map(function (q) {
-        return el("li", { "data-qid": q.id }, [el("a", { href: "#" + rootId + "-q-" + q.id }, ["Question " + q.number])]);
-      })));
-    }
-
-    function renderProfile(p) {
-      var now = p.now;
-      ["language", "structure", "process", "social", "philosophical", "smi_connection", "lever_integration",
-       "smi_functioning", "synergy"].concat(data.capabilities).forEach(function (name) {
-        setValue(document.getElementById(rootId + "-chain"), name, now[name]);
-      });
-      data.levers.forEach(function (lv) { setValue(document.getElementById(rootId + "-levers"), lv, p.inputs[lv]); });
-      var dys = document.getElementById(rootId + "-dysfunction");
-      data.dysfunctions.forEach(function (d) { setValue(dys, d.input, p.inputs[d.input]); });
-      Object.keys(p.dysfunction).forEach(function (k) { setValue(dys, k, p.dysfunction[k]); });
-
-      var alertsBox = root.querySelector(".smi-hc-alerts-box"), alerts = root.querySelector(".smi-hc-alerts");
-      clear(alerts);
-      p.alerts.forEach(function (name) {
-        var meta = data.inputs[name];
-        alerts.appendChild(el("li", { "data-input": name, "data-value": String(p.inputs[name]) }, [
-          el("strong", {}, [meta.label]), ": " + fmt(p.inputs[name], 2) + " (" + questionsText(meta.questions) + "). " + meta.cite + "."]));
-      });
-      alertsBox.hidden = !p.alerts.length;
-
-      var first = root.querySelector(".smi-hc-first");
-      clear(first);
-      p.work.forEach(function (w) {
-        var meta = data.inputs[w.input];
-        var end = w.move === "lower" ? "the bottom" : "the top";
-        first.appendChild(el("li", { "data-input": w.input, "data-gain": String(w.gain) }, [
-          el("strong", {}, [meta.label]), ": " + (w.move === "lower" ? "lower" : "raise") + " it (now " + fmt(w.value, 2) +
-          "). Moved alone to " + end + " of its range, it would raise SMI functioning by " + fmt(w.gain) + ". Asked in " +
-          questionsText(meta.questions) + ". " + meta.cite + "."]));
-      });
-      if (!p.work.length) {
-        first.appendChild(el("li", {}, ["No single input would raise SMI functioning: everything you can move is already at its best."]));
-      }
-
-      var weakest = root.querySelector(".smi-hc-weakest");
-      clear(weakest);
-      p.weakest.forEach(function (w) {
-        var children;
-        if (w.layer === "linkage") {
-          var lk = data.linkages[w.name], held = data.inputs[w.held];
-          children = [el("strong", {}, [lk.label]), ": " + fmt(w.value) + ". Held back most by " + held.label.toLowerCase() +
-            " (" + fmt(w.heldValue, 2) + "; " + questionsText(held.questions) + "). " + lk.cite + "; " + held.cite + "."];
-        } else {
-          var lv = data.inputs[w.name];
-          children = [el("strong", {}, [lv.label]), " (lever): " + fmt(w.value, 2) + " (" + questionsText(lv.questions) + "). " + lv.cite + "."];
-        }
-        weakest.appendChild(el("li", { "data-layer": w.layer, "data-name": w.name, "data-value": String(w.value),
-                                       "data-held": w.held }, children));
-      });
-    }
-
-    function refresh() {
-      var missing = missingIds();
-      showStatus(missing);
-      var complete = !missing.length;
-      exportBtn.disabled = !complete;
-      codeBtn.disabled = !complete;
-      if (!complete) {
-        profileBox.hidden = true;
-        codeBox.hidden = true;
-        root.removeAttribute("data-profile");
-        return Promise.resolve(null);
-      }
-      ensureModel();
-      var mine = ++seq;
-      var inputs = mappedInputs(data, answers);
-      profileBox.hidden = false;
-      root.setAttribute("data-profile", "computing");
-      return computeProfile(data, model, inputs, function () { return mine !== seq; }).then(function (p) {
-        if (mine !== seq) { return null; }
-        renderProfile(p);
-        return chartReady.then(function (view) {
-          applyInputs(view, model.params, inputs);
-          return view.runAsync();
-        }).then(function () {
-          if (mine !== seq) { return null; }
-          root.setAttribute("data-profile", "ready");
-          root.dispatchEvent(new CustomEvent("smi:profile", { bubbles: true }));
-          return p;
-        });
-      }).catch(function (err) {
-        if (err !== STALE) { console.error("health check " + rootId + ": " + err); }
-      });
-    }
-
-    function persist() { save(key, { answers: ordered(data, answers) }); }
-
-    root.querySelectorAll(".smi-hc-q input[type=radio]").forEach(function (r) {
-      r.addEventListener("change", function () {
-        var qid = r.closest(".smi-hc-q").dataset.qid;
-        answers[qid] = Number(r.value);
-        persist();
-        if (codeBox.hidden === false) { codeField.value = missingIds().length ? "" : encodeCode(data, answers); }
-        refresh();
-      });
-    });
-
-    root.querySelector(".smi-hc-clear").addEventListener("click", function () {
-      forget(key);
-      answers = {};
-      syncRadios();
-      codeField.value = "";
-      codeBox.hidden = true;
-      message.textContent = "Your answers were cleared from this browser.";
-      refresh();
-    });
-
-    exportBtn.addEventListener("click", function () {
-      if (missingIds().length) { return; }
-      var blob = new Blob([JSON.stringify(exportDoc(data, answers), null, 2) + "\n"], { type: "application/json" });
-      var url = URL.createObjectURL(blob);
-      var a = el("a", { href: url, download: "smi-healthcheck.json" }, []);
-      a.style.display = "none";
-      document.body.appendChild(a);
-      a.click();
-      a.remove();
-      setTimeout(function () { URL.revokeObjectURL(url); }, 2000);
-      message.textContent = "Your answers were saved as smi-healthcheck.json in your downloads.";
-    });
-
-    codeBtn.addEventListener("click", function () {
-      if (missingIds().length) { return; }
-      codeField.value = encodeCode(data, answers);
-      codeBox.hidden = false;
-      codeField.focus();
-      codeField.select();
-    });
-
-    root.querySelector(".smi-hc-copy").addEventListener("click", function () {
-      var code = codeField.value;
-      function fallback() {
-        codeField.focus();
-        codeField.select();
-        var ok = false;
-        try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
-        message.textContent = ok ? "Code copied." : "Select the code and copy it with Ctrl+C (Cmd+C on a Mac).";
-      }
-      if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(code).then(function () { message.textContent = "Code copied."; }, fallback);
-      } else {
-        fallback();
-      }
-    });
-
-    root.querySelector(".smi-hc-restore-button").addEventListener("click", function () {
-      var field = root.querySelector(".smi-hc-restore-input");
-      try {
-        answers = decodeCode(data, field.value);
-      } catch (err) {
-        message.textContent = "That code could not be used: " + err.message + ".";
-        return;
-      }
-      persist();
-      syncRadios();
-      field.value = "";
-      message.textContent = "Answers restored from the code.";
-      refresh();
-    });
-
-    syncRadios();
-    refresh();
+    var ctx = {
+      id: rootId, root: root, data: data, answers: storedAnswers(data), model: null, chartReady: null, seq: 0,
+      status: document.getElementById(rootId + "-status"), message: document.getElementById(rootId + "-message"),
+      profileBox: document.getElementById(rootId + "-profile"),
+      exportBtn: root.querySelector(".smi-hc-export"), codeBtn: root.querySelector(".smi-hc-makecode"),
+      codeBox: root.querySelector(".smi-hc-codebox"), codeField: root.querySelector(".smi-hc-code")
+    };
+    wireCheck(ctx);
+    syncRadios(ctx);
+    refresh(ctx);
     (window.smiHealthChecks = window.smiHealthChecks || {})[rootId] = {
-      answers: function () { return ordered(data, answers); }, refresh: refresh
+      answers: function () { return ordered(data, ctx.answers); }, refresh: function () { return refresh(ctx); }
     };
   }
 
-  // ------------------------------------------------------------------ the class debrief
+  // ------------------------------------------------------------------ the class debrief: reading
 
   function basename(path) { return String(path).split("/").pop(); }
   function stem(path) { var b = basename(path); var i = b.lastIndexOf("."); return i > 0 ? b.slice(0, i) : b; }
+
+  /* One file's health checks, or its error; a bad file never stops the others. */
+  function parseFile(data, source, text) {
+    var out = [];
+    try {
+      if (/\.txt$/i.test(source)) {
+        var lines = text.split(/\r?\n/).map(function (s) { return s.trim(); }).filter(Boolean);
+        if (!lines.length) { throw new Error("holds no codes"); }
+        lines.forEach(function (ln, i) {
+          var answers;
+          try { answers = decodeCode(data, ln); } catch (err) { throw new Error("line " + (i + 1) + ": " + err.message); }
+          out.push({ key: source + "#" + (i + 1), source: source, firm: lines.length > 1 ? stem(source) + " #" + (i + 1) : stem(source), answers: answers });
+        });
+      } else {
+        var doc;
+        try { doc = JSON.parse(text.replace(/^\ufeff/, "")); } catch (err) { throw new Error("not valid JSON (" + err.message + ")"); }
+        out.push({ key: source, source: source, firm: stem(source), answers: readExport(data, doc) });
+      }
+    } catch (err) {
+      return [{ key: source, source: source, error: err.message }];
+    }
+    return out;
+  }
+
+  /* Firms named by file stem; two files with the same stem (a/team.json, b/team.json) are two firms,
+   * named by their paths so the chart, the list and the counts agree. */
+  function firmNames(valid) {
+    var count = {};
+    valid.forEach(function (e) { count[e.firm] = (count[e.firm] || 0) + 1; });
+    return valid.map(function (e) {
+      if (count[e.firm] < 2) { return e; }
+      var path = e.source.replace(/\.[^./]+$/, "");
+      return Object.assign({}, e, { firm: e.key.indexOf("#") > 0 ? path + " #" + e.key.split("#").pop() : path });
+    });
+  }
+
+  function put(ctx, list) {
+    list.forEach(function (e) {
+      var at = -1;
+      ctx.entries.forEach(function (x, i) { if (x.key === e.key) { at = i; } });
+      if (at >= 0) { ctx.entries[at] = e; } else { ctx.entries.push(e); }
+    });
+  }
+
+  function readFiles(ctx, files) {
+    var list = Array.prototype.slice.call(files).filter(function (f) {
+      return basename(f.webkitRelativePath || f.name).charAt(0) !== ".";  // hidden files (e.g. .DS_Store)
+    });
+    return Promise.all(list.map(function (f) {
+      var source = f.webkitRelativePath || f.name;
+      // entries of a .txt file are keyed by line: drop the file's previous ones first
+      ctx.entries = ctx.entries.filter(function (e) { return e.source !== source; });
+      return f.text().then(function (text) { return parseFile(ctx.data, source, text); },
+                           function (err) { return [{ key: source, source: source, error: "cannot be read (" + err + ")" }]; });
+    })).then(function (results) {
+      results.forEach(function (r) { put(ctx, r); });
+      return renderClass(ctx);
+    });
+  }
+
+  function addCodes(ctx, text) {
+    ctx.entries = ctx.entries.filter(function (e) { return e.source.indexOf("pasted code ") !== 0; });
+    text.split(/\r?\n/).map(function (s) { return s.trim(); }).filter(Boolean).forEach(function (code, i) {
+      var source = "pasted code " + (i + 1);
+      try {
+        put(ctx, [{ key: source, source: source, firm: source, answers: decodeCode(ctx.data, code) }]);
+      } catch (err) {
+        put(ctx, [{ key: source, source: source, error: err.message }]);
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ the class debrief: showing
+
+  function renderReport(report, valid, bad) {
+    clear(report);
+    if (!valid.length && !bad.length) { report.appendChild(el("p", {}, ["No health checks loaded yet."])); return; }
+    report.appendChild(el("p", { "class": "smi-hc-count" }, [plural(valid.length, "health check") + " loaded" +
+      (valid.length ? ": " + valid.map(function (e) { return e.firm; }).join(", ") : "") + "."]));
+    if (bad.length) {
+      report.appendChild(el("p", {}, [plural(bad.length, "file or code") + " skipped because " +
+        (bad.length === 1 ? "it is" : "they are") + " malformed:"]));
+      report.appendChild(el("ul", { "class": "smi-hc-skipped" }, bad.map(function (e) {
+        return el("li", { "data-name": e.source }, [el("strong", {}, [e.source]), ": " + e.error]);
+      })));
+    }
+  }
+
+  function renderSummary(summary, measures, rows) {
+    clear(summary);
+    measures.forEach(function (m) {
+      var vals = rows.filter(function (r) { return r.measure === m.measure; }).map(function (r) { return r.value; });
+      vals.sort(function (a, b) { return a - b; });
+      var n = vals.length, mean = vals.reduce(function (s, v) { return s + v; }, 0) / n;
+      var median = n % 2 ? vals[(n - 1) / 2] : (vals[n / 2 - 1] + vals[n / 2]) / 2;
+      summary.appendChild(el("tr", { "data-measure": m.measure }, [
+        el("th", { scope: "row" }, [m.label]), el("td", {}, [String(n)]), el("td", { "data-value": String(mean) }, [fmt(mean)]),
+        el("td", {}, [fmt(vals[0])]), el("td", {}, [fmt(median)]), el("td", {}, [fmt(vals[n - 1])])]));
+    });
+  }
+
+  /* One row per firm and class measure, each firm run through the model in turn. */
+  function classRows(data, model, valid) {
+    var rows = [], chain = Promise.resolve();
+    valid.forEach(function (e) {
+      var inputs = mappedInputs(data, e.answers);
+      chain = chain.then(function () { return model.run(inputs); }).then(function (now) {
+        data.classMeasures.forEach(function (m) {
+          var v = m.measure in inputs ? inputs[m.measure] : now[m.measure];
+          rows.push({ firm: e.firm, group: m.group, measure: m.measure, label: m.label, value: v });
+        });
+      });
+    });
+    return chain.then(function () { return rows; });
+  }
+
+  function drop(ctx) { if (ctx.current) { ctx.current.finalize(); ctx.current = null; } }
+
+  function renderClass(ctx) {
+    var root = ctx.root, data = ctx.data;
+    var valid = firmNames(ctx.entries.filter(function (e) { return !e.error; }));
+    renderReport(ctx.report, valid, ctx.entries.filter(function (e) { return e.error; }));
+    var mine = ++ctx.seq;
+    if (!valid.length) {
+      ctx.classBox.hidden = true;
+      root.removeAttribute("data-firms");
+      return Promise.resolve();
+    }
+    ctx.model = ctx.model || new Model(data.chain);
+    return classRows(data, ctx.model, valid).then(function (rows) {
+      if (mine !== ctx.seq) { return; }
+      renderSummary(ctx.summary, data.classMeasures, rows);
+      var spec = JSON.parse(JSON.stringify(data.classSpec));
+      spec.datasets = { firms: rows };
+      spec.title = { text: "Where the class's firms stand", subtitle: plural(valid.length, "firm") };
+      ctx.classBox.hidden = false;
+      drop(ctx);
+      return embed(ctx.vis, spec).then(function (res) {
+        if (mine !== ctx.seq) { res.finalize(); return; }
+        ctx.current = res;
+        root.setAttribute("data-firms", String(valid.length));
+        root.dispatchEvent(new CustomEvent("smi:debrief", { bubbles: true }));
+      });
+    }).catch(function (err) { console.error("debrief " + ctx.id + ": " + err); });
+  }
 
   function initDebrief(rootId) {
     var root = document.getElementById(rootId);
     if (!root || root.dataset.ready) { return; }
     root.dataset.ready = "1";
-    var data = JSON.parse(document.getElementById(rootId + "-data").textContent);
-    var report = document.getElementById(rootId + "-report");
-    var classBox = root.querySelector(".smi-hc-class");
-    var vis = document.getElementById(rootId + "-chart-vis");
-    var summary = document.getElementById(rootId + "-summary").querySelector("tbody");
-    var entries = [];  // {key, source, firm, answers} or {key, source, error}
-    var model = null, current = null, seq = 0;
-
-    function put(list) {
-      list.forEach(function (e) {
-        var at = -1;
-        entries.forEach(function (x, i) { if (x.key === e.key) { at = i; } });
-        if (at >= 0) { entries[at] = e; } else { entries.push(e); }
-      });
-    }
-
-    /* One file's health checks, or its error; a bad file never stops the others. */
-    function parseFile(source, text) {
-      var out = [];
-      try {
-        if (/\.txt$/i.test(source)) {
-          var lines = text.split(/\r?\n/).map(function (s) { return s.trim(); }).filter(Boolean);
-          if (!lines.length) { throw new Error("holds no codes"); }
-          lines.forEach(function (ln, i) {
-            var answers;
-            try { answers = decodeCode(data, ln); } catch (err) { throw new Error("line " + (i + 1) + ": " + err.message); }
-            out.push({ key: source + "#" + (i + 1), source: source, firm: lines.length > 1 ? stem(source) + " #" + (i + 1) : stem(source), answers: answers });
-          });
-        } else {
-          var doc;
-          try { doc = JSON.parse(text.replace(/^\ufeff/, "")); } catch (err) { throw new Error("not valid JSON (" + err.message + ")"); }
-          out.push({ key: source, source: source, firm: stem(source), answers: readExport(data, doc) });
-        }
-      } catch (err) {
-        return [{ key: source, source: source, error: err.message }];
-      }
-      return out;
-    }
-
-    function readFiles(files) {
-      var list = Array.prototype.slice.call(files).filter(function (f) {
-        return basename(f.webkitRelativePath || f.name).charAt(0) !== ".";  // hidden files (e.g. .DS_Store)
-      });
-      return Promise.all(list.map(function (f) {
-        var source = f.webkitRelativePath || f.name;
-        // entries of a .txt file are keyed by line: drop the file's previous ones first
-        entries = entries.filter(function (e) { return e.source !== source; });
-        return f.text().then(function (text) { return parseFile(source, text); },
-                             function (err) { return [{ key: source, source: source, error: "cannot be read (" + err + ")" }]; });
-      })).then(function (results) {
-        results.forEach(put);
-        return render();
-      });
-    }
-
-    function renderReport(valid, bad) {
-      clear(report);
-      if (!valid.length && !bad.length) { report.appendChild(el("p", {}, ["No health checks loaded yet."])); return; }
-      report.appendChild(el("p", { "class": "smi-hc-count" }, [plural(valid.length, "health check") + " loaded" +
-        (valid.length ? ": " + valid.map(function (e) { return e.firm; }).join(", ") : "") + "."]));
-      if (bad.length) {
-        report.appendChild(el("p", {}, [plural(bad.length, "file or code") + " skipped because " +
-          (bad.length === 1 ? "it is" : "they are") + " malformed:"]));
-        report.appendChild(el("ul", { "class": "smi-hc-skipped" }, bad.map(function (e) {
-          return el("li", { "data-name": e.source }, [el("strong", {}, [e.source]), ": " + e.error]);
-        })));
-      }
-    }
-
-    function render() {
-      var valid = entries.filter(function (e) { return !e.error; });
-      var bad = entries.filter(function (e) { return e.error; });
-      renderReport(valid, bad);
-      var mine = ++seq;
-      if (!valid.length) {
-        classBox.hidden = true;
-        root.removeAttribute("data-firms");
-        return Promise.resolve();
-      }
-      model = model || new Model(data.chain);
-      var rows = [], chain = Promise.resolve();
-      valid.forEach(function (e) {
-        var inputs = mappedInputs(data, e.answers);
-        chain = chain.then(function () { return model.run(inputs); }).then(function (now) {
-          data.classMeasures.forEach(function (m) {
-            var v = m.measure in inputs ? inputs[m.measure] : now[m.measure];
-            rows.push({ firm: e.firm, group: m.group, measure: m.measure, label: m.label, value: v });
-          });
-        });
-      });
-      return chain.then(function () {
-        if (mine !== seq) { return; }
-        renderSummary(rows);
-        var spec = JSON.parse(JSON.stringify(data.classSpec));
-        spec.datasets = { firms: rows };
-        spec.title = { text: "Where the class's firms stand", subtitle: plural(valid.length, "firm") };
-        classBox.hidden = false;
-        if (current) { current.finalize(); current = null; }
-        return embed(vis, spec).then(function (res) {
-          if (mine !== seq) { res.finalize(); return; }
-          current = res;
-          root.setAttribute("data-firms", String(valid.length));
-          root.dispatchEvent(new CustomEvent("smi:debrief", { bubbles: true }));
-        });
-      }).catch(function (err) { console.error("debrief " + rootId + ": " + err); });
-    }
-
-    function renderSummary(rows) {
-      clear(summary);
-      data.classMeasures.forEach(function (m) {
-        var vals = rows.filter(function (r) { return r.measure === m.measure; }).map(function (r) { return r.value; });
-        vals.sort(function (a, b) { return a - b; });
-        var n = vals.length, mean = vals.reduce(function (s, v) { return s + v; }, 0) / n;
-        var median = n % 2 ? vals[(n - 1) / 2] : (vals[n / 2 - 1] + vals[n / 2]) / 2;
-        summary.appendChild(el("tr", { "data-measure": m.measure }, [
-          el("th", { scope: "row" }, [m.label]), el("td", {}, [String(n)]), el("td", { "data-value": String(mean) }, [fmt(mean)]),
-          el("td", {}, [fmt(vals[0])]), el("td", {}, [fmt(median)]), el("td", {}, [fmt(vals[n - 1])])]));
-      });
-    }
-
-    root.querySelector(".smi-hc-folder").addEventListener("change", function (ev) { readFiles(ev.target.files); });
-    root.querySelector(".smi-hc-files").addEventListener("change", function (ev) { readFiles(ev.target.files); });
+    var ctx = {
+      id: rootId, root: root, data: JSON.parse(document.getElementById(rootId + "-data").textContent),
+      report: document.getElementById(rootId + "-report"), classBox: root.querySelector(".smi-hc-class"),
+      vis: document.getElementById(rootId + "-chart-vis"),
+      summary: document.getElementById(rootId + "-summary").querySelector("tbody"),
+      entries: [],  // {key, source, firm, answers} or {key, source, error}
+      model: null, current: null, seq: 0
+    };
+    function onFiles(ev) { readFiles(ctx, ev.target.files); }
+    root.querySelector(".smi-hc-folder").addEventListener("change", onFiles);
+    root.querySelector(".smi-hc-files").addEventListener("change", onFiles);
     root.querySelector(".smi-hc-addcodes").addEventListener("click", function () {
-      var box = root.querySelector(".smi-hc-codes");
-      entries = entries.filter(function (e) { return e.source.indexOf("pasted code ") !== 0; });
-      box.value.split(/\r?\n/).map(function (s) { return s.trim(); }).filter(Boolean).forEach(function (code, i) {
-        var source = "pasted code " + (i + 1);
-        try {
-          put([{ key: source, source: source, firm: source, answers: decodeCode(data, code) }]);
-        } catch (err) {
-          put([{ key: source, source: source, error: err.message }]);
-        }
-      });
-      render();
+      addCodes(ctx, root.querySelector(".smi-hc-codes").value);
+      renderClass(ctx);
     });
     root.querySelector(".smi-hc-clearall").addEventListener("click", function () {
-      entries = [];
+      ctx.entries = [];
       root.querySelectorAll("input[type=file]").forEach(function (i) { i.value = ""; });
       root.querySelector(".smi-hc-codes").value = "";
-      if (current) { current.finalize(); current = null; }
-      render();
+      drop(ctx);
+      renderClass(ctx);
     });
   }
 

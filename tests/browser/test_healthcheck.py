@@ -253,6 +253,25 @@ def test_debrief_reads_a_folder(site_url, watched, tmp_path):
     assert not watched.errors, watched.errors
 
 
+def test_debrief_keeps_two_files_of_the_same_name_apart(site_url, watched, tmp_path):
+    """a/team.json and b/team.json are two firms: the list, the chart and the class table all say two."""
+    page = watched.page
+    page.goto(f"{site_url}/{DEBRIEF}")
+    d = tmp_path / "class"
+    for sub, seed in (("a", 1), ("b", 2)):
+        (d / sub).mkdir(parents=True)
+        (d / sub / "team.json").write_text(json.dumps(hc.export(pattern(seed))), encoding="utf-8")
+    page.locator("#smi-hc-debrief-folder").set_input_files(str(d))
+    page.wait_for_selector("#smi-hc-debrief[data-firms='2']", timeout=20_000)
+    assert "2 health checks loaded: class/a/team, class/b/team." in page.locator("#smi-hc-debrief-report").text_content()
+    page.locator("#smi-hc-debrief-chart-vis svg").first.wait_for()
+    assert _firms_in_chart(page) == ["class/a/team", "class/b/team"]
+    counts = page.evaluate("""() => Array.from(document.querySelectorAll('#smi-hc-debrief-summary tr[data-measure]'))
+        .map(tr => Number(tr.cells[1].textContent))""")
+    assert counts and set(counts) == {2}
+    assert not watched.errors, watched.errors
+
+
 @pytest.mark.parametrize("path", [HEALTH, DEBRIEF])
 def test_pages_load_clean_and_offline(site_url, watched, path):
     page = watched.page
