@@ -320,3 +320,205 @@ def test_explanations_wait_for_their_tab():
     assert lab.why.value.startswith(f"<p>{html.escape(labels['npd'])}:")
     lab.tabs.selected_index = 2
     assert lab.why.value.startswith(f"<p>{html.escape(labels['crm'])}:") and lab.sens.value
+
+
+# --------------------------------------------------------------------------- one set of controls
+
+def bindings(spec) -> list:
+    """Every ``bind`` in a Vega-Lite spec (dict/list tree)."""
+    if isinstance(spec, dict):
+        return ([spec["bind"]] if "bind" in spec else []) + [b for v in spec.values() for b in bindings(v)]
+    if isinstance(spec, list):
+        return [b for v in spec for b in bindings(v)]
+    return []
+
+
+@pytest.mark.parametrize("cls, move", [
+    (LinkageLab, {"key_terms": 1.0}), (CapabilityLab, {"culture": 0.9}), (DysfunctionLab, {"openness": 0.8}),
+], ids=["linkage", "capability", "dysfunction"])
+def test_lab_charts_draw_no_controls_of_their_own(cls, move):
+    """A chart that drew HTML inputs for its parameters would be a second set of controls that
+    moves the chart without the lab (its numbers, explanations, link) knowing: a lab's chart has
+    none, as built and as rebuilt for a bulk change."""
+    lab = cls()
+    assert bindings(lab.chart.chart.to_dict()) == []
+    lab.set_values(move)  # rebuilds the chart's spec
+    assert bindings(lab.chart.chart.to_dict()) == []
+
+
+def test_unbound_removes_html_inputs_only():
+    """The book's explorable binds every input to an HTML slider; unbound() drops those (the
+    values stay) and keeps bindings that draw no HTML (a zoomable scale)."""
+    import altair as alt
+
+    inputs = THEORY.input_names("linkages")
+    bound = charts.explorable("linkages", inputs, THEORY.defaults, "t", THEORY, bind=True).chart
+    zoom = alt.selection_interval(bind="scales", name="zoom")
+    bound = alt.layer(bound, alt.Chart(alt.Data(values=[{"x": 1}])).mark_point().encode(x="x:Q").add_params(zoom))
+    assert len(bindings(bound.to_dict())) == len(inputs) + 1
+    spec = common.unbound(bound).to_dict()
+    assert bindings(spec) == ["scales"]
+    params = {p["name"]: p.get("value") for p in spec["params"]}
+    assert all(params[n] == THEORY.defaults[n] for n in inputs)
+
+
+# --------------------------------------------------------------------------- what is shown
+
+def test_numbers_never_show_negative_zero():
+    assert common.num(-2.220446049250313e-16) == "0.000"
+    assert common.num(-0.0) == "0.000" and common.num(-0.0004) == "0.000"
+    assert common.num(-0.0006) == "-0.001"
+    assert common.num(-1e-17, "+.3f") == "+0.000" and common.num(0.25, "+.3f") == "+0.250"
+    assert common.num(-0.004, ".2f") == "0.00"
+    cells = common.table_html(pd.DataFrame({"v": [-1e-17, np.float32(-1e-9)]}), "c")
+    assert "-0" not in cells and cells.count("<td>0.000</td>") == 2
+
+
+def test_why_tab_shows_no_negative_zero():
+    """At the defaults the model's share of functioning lost is -2e-16: the Why tab said
+    "Share of SMI functioning lost: -0.000"."""
+    lab = DysfunctionLab()
+    lab.explain_output.value = "functioning_loss"
+    lab.show_tab(common.WHY)
+    assert lab.why.value.startswith("<p>Share of SMI functioning lost: 0.000, that is +0.000 against")
+    assert "-0.0" not in lab.why.value and "-0.0" not in lab.numbers.value
+
+
+@pytest.mark.parametrize("cls", [LinkageLab, CapabilityLab, DysfunctionLab], ids=lambda c: c.__name__)
+def test_controls_of_a_panel_share_one_label_width(cls):
+    """Every accordion pane (and tab with controls) gives its controls one label width and one
+    box, so their sliders line up with the same length (tests/browser/test_labs.py measures)."""
+    import ipywidgets as W
+
+    lab = cls()
+    panes = [lab.root]
+    seen = 0
+    while panes:
+        box = panes.pop()
+        kids = list(getattr(box, "children", ()))
+        controls = [c for c in kids if isinstance(c, common.CONTROLS)]
+        if controls:
+            assert len({c.style.description_width for c in controls}) == 1, [c.description for c in controls]
+            assert len({(c.layout.width, c.layout.max_width) for c in controls}) == 1
+            longest = max(len(c.description) for c in controls)
+            assert controls[0].style.description_width == f"min({longest + 1}ch, 50%)"
+            seen += len(controls)
+        panes += [c for c in kids if isinstance(c, W.Box)]
+    # every input, the preset menu, the explained output (and the quarter to inspect)
+    assert seen == len(lab.inputs) + 2 + (cls is DysfunctionLab)
+
+
+# --------------------------------------------------------------------------- links
+
+def test_a_preset_link_computes_the_lab_once(monkeypatch):
+    """run(): the defaults are computed before the visitor's link is read (a preheated kernel);
+    after it, a preset link (with or without values of its own) evaluates the model once and
+    redraws the lab once."""
+    from smi_labs import draws as draws_mod
+
+    for query in ("preset=program_creep", "preset=program_creep&culture=0.9"):
+        counts = {"evaluate": 0, "recompute": 0, "rebuild": 0}
+        at_link = {}
+        evaluate, recompute, rebuild = draws_mod.Draws.evaluate, common.Lab.recompute, common.BarLab.rebuild_main
+
+        def counted(key, f):
+            def wrapper(*a, **k):
+                counts[key] += 1
+                return f(*a, **k)
+            return wrapper
+
+        monkeypatch.setattr(draws_mod.Draws, "evaluate", counted("evaluate", evaluate))
+        monkeypatch.setattr(common.Lab, "recompute", counted("recompute", recompute))
+        monkeypatch.setattr(common.BarLab, "rebuild_main", counted("rebuild", rebuild))
+        monkeypatch.setattr(common, "query_string", lambda q=query: (at_link.update(counts), q)[1])
+        lab = capability_lab()
+        after = {k: counts[k] - at_link[k] for k in counts}
+        assert after == {"evaluate": 1, "recompute": 1, "rebuild": 1}, (query, after)
+        assert lab.presets.value == "program_creep"
+        want = smi.preset("program_creep").assign(**({"culture": 0.9} if "culture" in query else {}))
+        assert lab.result().frame.set_index("output").value["supply_chain"] == pytest.approx(
+            smi.evaluate(want).supply_chain.iloc[0], abs=1e-12)
+        monkeypatch.undo()
+
+
+def test_dysfunction_preset_link_simulates_once(monkeypatch):
+    from smi_labs import draws as draws_mod
+
+    lab = DysfunctionLab()
+    calls = []
+    simulate = draws_mod.Draws.simulate
+    monkeypatch.setattr(draws_mod.Draws, "simulate", lambda self, *a: calls.append(1) or simulate(self, *a))
+    lab.apply_query("preset=price_hike_discounted&openness=0.7")
+    assert len(calls) == 1
+    assert lab.values["openness"] == 0.7 and lab.presets.value == "price_hike_discounted"
+
+
+@pytest.mark.parametrize("query, name, values", [
+    ("preset=program_creep&preset=diluted_key_terms", "preset", ["program_creep", "diluted_key_terms"]),
+    ("rapport=0.2&key_terms=0.9&rapport=0.8", "rapport", ["0.2", "0.8"]),
+])
+def test_a_parameter_given_twice_is_refused_with_both_values(query, name, values):
+    """A link that names a parameter twice is ambiguous: neither value is taken (the lab keeps
+    its default for it and takes the rest of the link), and the notice names the parameter
+    and both values."""
+    lab = LinkageLab()
+    lab.recompute()
+    lab.apply_query(query)
+    notice = html.unescape(lab.notice.value)
+    assert f"({name})" in notice and "given 2 times" in notice, notice
+    assert all(repr(v) in notice for v in values), notice
+    assert lab.values["rapport"] == lab.theory.defaults["rapport"]
+    assert lab.presets.value == ""
+    if "&key_terms=" in query:  # the rest of the link is taken
+        assert lab.values["key_terms"] == 0.9
+        assert shown(lab)["Language linkage"] == fmt(smi.linkages(smi.scenario(key_terms=0.9)).language.iloc[0])
+    lab.controls["rapport"].value = 0.9  # still usable
+    assert shown(lab)["Social linkage"] == fmt(smi.linkages(lab.scenario()).social.iloc[0])
+
+
+def test_a_repeated_identical_value_is_taken():
+    state = common.parse_query("rapport=0.3&rapport=0.3", THEORY.input_names("linkages"), THEORY)
+    assert state.values == {"rapport": 0.3} and state.notices == []
+
+
+@pytest.mark.parametrize("query, field, value, result", [
+    ("rapport=7", "(rapport)", "7", "set to 1"),
+    ("customized_start=-3", "(customized_start)", "-3", "set to 0"),
+    ("openness=nan", "(openness)", "'nan'", "not a finite number"),
+    ("incremental_effects=wild", "(incremental_effects)", "'wild'", "is not one of"),
+])
+def test_an_out_of_range_link_value_is_named_in_the_notice(query, field, value, result):
+    lab = DysfunctionLab() if "rapport" not in query else LinkageLab()
+    lab.apply_query(query)
+    notice = html.unescape(lab.notice.value)
+    name = field.strip("()")
+    label = lab.theory.inputs.set_index("name").loc[name, "label"]
+    assert f"{label} {field}: {value}" in notice and result in notice, notice
+
+
+def test_importing_the_labs_writes_nothing(tmp_path):
+    """The chart bundle is cached on first use, not when smi_labs is imported."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "HOME": str(tmp_path / "home")}
+    code = "import smi_labs, smi_labs.common"
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=300)
+    assert not list(tmp_path.rglob("smi-labs*"))
+    code = "import smi_labs; smi_labs.LinkageLab()"
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=300)
+    assert [p.suffix for p in (tmp_path / "cache" / "smi-labs").iterdir()] == [".js"]
+
+
+def test_spill_over_tab_follows_the_controls_while_open():
+    lab = CapabilityLab()
+    lab.recompute()
+    assert lab.spill.value == ""  # not drawn while closed
+    from smi_labs.capability import SPILL
+
+    lab.show_tab(SPILL)
+    before = lab.spill.value
+    assert "<svg" in before
+    lab.controls["culture"].value = 0.95
+    assert lab.spill.value != before

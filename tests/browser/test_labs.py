@@ -7,12 +7,14 @@ from __future__ import annotations
 import base64
 import io
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import pandas as pd
 import pytest
@@ -243,9 +245,16 @@ def test_preset_dropdown_restores_a_case(voila_url, lab_page):
 
 
 def test_malformed_link_shows_notice_not_traceback(voila_url, lab_page):
-    page = open_lab(lab_page, f"{voila_url}/voila/render/linkage_lab.ipynb?rapport=7&bogus=1&key_terms=abc&preset=nope")
+    page = open_lab(lab_page, f"{voila_url}/voila/render/linkage_lab.ipynb?rapport=7&bogus=1&key_terms=abc&preset=nope"
+                              "&joint_teams=0.2&joint_teams=0.9")
     notice = page.locator(".smi-notice").text_content()
-    assert "set to 1" in notice and "'bogus'" in notice and "not a number" in notice and "Unknown preset" in notice
+    assert "(rapport): 7 is outside [0, 1]; set to 1" in notice and "'bogus'" in notice
+    assert "(key_terms): 'abc' is not a number" in notice and "Unknown preset" in notice
+    # a parameter given twice: neither value is taken, and both are named
+    assert "(joint_teams) is given 2 times in the link ('0.2', '0.9')" in notice
+    state = wait_for_one_state(page, "linkage_lab", "a malformed link")
+    assert state["controls"]["Joint sales-marketing teams"] == f"{smi.load().defaults['joint_teams']:.2f}"
+    assert "rapport=1&" in state["link"] and "joint_teams=0.5&" in state["link"]
     assert "Traceback" not in page.content()
     social = smi.linkages(smi.scenario(rapport=1.0)).social.iloc[0]
     assert wait_for_value(page, "Social linkage", social) == pytest.approx(social, abs=0.0006)
@@ -277,6 +286,254 @@ def test_lab_fits_a_phone(lab, voila_url, browser):
         assert layout["widest"] <= layout["viewport"] + 1, layout
         assert layout["chartTop"] > layout["firstControlTop"], layout  # stacked, not side by side
         assert 0 < layout["chartWidth"] <= layout["viewport"], layout
+        assert sum(assert_panel_widths(pane) for pane in open_panes(page)) >= 10  # one slider length per pane
         assert not watch.errors, watch.errors
     finally:
         ctx.close()
+
+
+# --------------------------------------------------------------------------- one set of controls, one state
+
+PRESET = {"linkage_lab": "diluted_key_terms", "capability_lab": "program_creep", "dysfunction_lab": "price_hike_discounted"}
+
+STATE = """() => {
+  const text = e => e ? e.textContent : null;
+  const controls = {};
+  for (const w of document.querySelectorAll('.smi-lab .widget-slider, .smi-lab .widget-dropdown')) {
+    const s = w.querySelector('select');
+    controls[text(w.querySelector('.widget-label'))] =
+      s ? text(s.options[s.selectedIndex]) : text(w.querySelector('.widget-readout'));
+  }
+  const rows = [...(document.querySelector('.smi-lab-table') || document).querySelectorAll('tbody tr')]
+    .map(r => [...r.querySelectorAll('td')].map(td => td.textContent));
+  const bars = [...document.querySelectorAll('.smi-lab-chart g.mark-text text[aria-label*="shown:"]')]
+    .map(t => t.getAttribute('aria-label').match(/label: ([^;]+); shown: ([^;]+)/).slice(1));
+  const lines = [...document.querySelectorAll('.smi-lab-chart g.mark-line path')]
+    .filter(p => (p.getAttribute('aria-label') || '').includes('Shipped weights:'))
+    .map(p => [p.getAttribute('aria-label'), p.getAttribute('d')]);
+  const ticks = Object.fromEntries([...document.querySelectorAll('.smi-lab-chart g.role-axis-label text')]
+    .filter(t => ['0.0', '1.0'].includes(t.textContent)).map(t => [t.textContent, t.transform.baseVal[0].matrix.f]));
+  return {controls, rows, bars, lines, ticks,
+          link: (document.querySelector('a.smi-share') || {getAttribute: () => null}).getAttribute('href'),
+          chartInputs: document.querySelectorAll('.smi-lab-chart input, .smi-lab-chart select, .smi-lab-chart .vega-bind').length};
+}"""
+
+
+def line_ends(state) -> dict[str, float]:
+    """The trajectory chart's lines read off the SVG: series label -> level in the last quarter.
+    The y scale is [0, 1]: its length is the distance between the axis labels 0.0 and 1.0, its
+    origin follows from each line's first point, whose level the path's aria-label states."""
+    height = state["ticks"]["0.0"] - state["ticks"]["1.0"]
+    out = {}
+    for label, d in state["lines"]:
+        name = re.search(r"label: ([^;]+);", label).group(1)
+        first = float(re.search(r"level: ([-\d.e]+)", label).group(1))
+        points = re.findall(r"([-\d.e]+),([-\d.e]+)", d)
+        y0, y_last = float(points[0][1]), float(points[-1][1])
+        out[name] = first + (y0 - y_last) / height
+    return out
+
+
+def expected_numbers(lab: str, link: dict[str, str]) -> dict[str, float]:
+    """What smi says the Numbers tab shows for the scenario a share link describes."""
+    theory = smi.load()
+    kinds = theory.inputs.set_index("name").kind
+    values = {n: (v if kinds[n] == "switch" else float(v)) for n, v in link.items() if n != "preset"}
+    scen = smi.preset(link["preset"]).assign(**values) if "preset" in link else smi.scenario(**values)
+    labels = dict(zip(smi.outputs(theory).output, smi.outputs(theory).label))
+    if lab != "dysfunction_lab":
+        row = smi.evaluate(scen).iloc[0]
+        from smi_charts import charts
+        return {label: float(row[o]) for o, label in charts.output_labels(theory).items() if o in row.index}
+    from smi.dynamics import SUMMARY_OUTPUTS
+    from smi_charts.charts import SERIES
+
+    summary = smi.summarize(scen).iloc[0]
+    sim = smi.simulate(scen).iloc[-1]
+    out = {labels[o]: float(summary[o]) for o in SUMMARY_OUTPUTS}
+    out.update({f"{SERIES[s]} in quarter {int(sim.quarter)}": float(sim[s]) for s in SERIES})
+    return out
+
+
+def disagreements(lab: str, state) -> list[str]:
+    """Every place where the controls, the share link, the Numbers tab and the chart disagree
+    (empty when they show one state)."""
+    theory = smi.load()
+    if not state["link"] or not state["rows"]:
+        return ["no share link or numbers yet"]
+    link = dict(parse_qsl(state["link"].lstrip("?")))
+    spec = theory.inputs.set_index("name")
+    problems = []
+    for name, raw in link.items():
+        if name == "preset":
+            continue
+        shown = state["controls"].get(spec.loc[name, "label"])
+        if spec.loc[name, "kind"] == "switch":
+            same = shown == raw
+        else:
+            same = shown is not None and abs(float(shown) - float(raw)) < 0.0051  # the readout has 2 decimals
+        if not same:
+            problems.append(f"{name}: control shows {shown!r}, the link says {raw!r}")
+    numbers = {r[0]: float(r[1]) for r in state["rows"]}
+    want = expected_numbers(lab, link)
+    for label, value in numbers.items():
+        if label in want and abs(value - want[label]) > 0.0006:
+            problems.append(f"Numbers: {label} {value} but smi gives {want[label]:.4f} for the link's scenario")
+    if lab == "dysfunction_lab":
+        final = {k.rsplit(" in quarter ", 1)[0]: v for k, v in numbers.items() if " in quarter " in k}
+        ends = line_ends(state)
+        if set(ends) != set(final):
+            problems.append(f"chart lines {sorted(ends)} vs numbers {sorted(final)}")
+        problems += [f"chart: {s} ends at {ends[s]:.4f}, Numbers say {final[s]}"
+                     for s in set(ends) & set(final) if abs(ends[s] - final[s]) > 0.0011]
+    else:
+        bars = {label: float(v) for label, v in state["bars"]}
+        if not bars or not set(bars) <= set(numbers):
+            problems.append(f"chart bars {sorted(bars)} vs numbers {sorted(numbers)}")
+        problems += [f"chart: {label} {v}, Numbers {numbers[label]}" for label, v in bars.items()
+                     if label in numbers and abs(v - numbers[label]) > 0.0011]
+    if state["chartInputs"]:
+        problems.append(f"{state['chartInputs']} HTML inputs inside the chart")
+    return problems
+
+
+def wait_for_one_state(page, lab: str, what: str, changed_from: str | None = None, timeout_s: float = 60):
+    """Poll until the lab shows one state everywhere (and, if given, a share link other than
+    ``changed_from``); fail naming every disagreement otherwise."""
+    deadline, problems = time.time() + timeout_s, []
+    while time.time() < deadline:
+        try:
+            state = page.evaluate(STATE)
+            problems = disagreements(lab, state)
+            if changed_from is not None and state["link"] == changed_from:
+                problems = ["the share link did not change"]
+        except Exception as err:  # a table or chart being redrawn
+            problems = [repr(err)]
+        if not problems:
+            return state
+        page.wait_for_timeout(300)
+    pytest.fail(f"{lab}, after {what}: {problems}")
+
+
+PANE_WIDTHS = """(pane) => [...pane.querySelectorAll('.widget-slider, .widget-dropdown')].filter(e => e.checkVisibility())
+  .map(e => { const w = x => x ? Math.round(x.getBoundingClientRect().width) : null;
+              return {label: e.querySelector('.widget-label').textContent, box: w(e),
+                      description: w(e.querySelector('.widget-label')),
+                      track: w(e.querySelector('.slider-container'))}; })"""
+
+
+def assert_panel_widths(pane) -> int:
+    """All controls of one panel: one box width and one label width, and all its sliders one
+    track length. Returns how many controls the panel has."""
+    widths = pane.evaluate(PANE_WIDTHS)
+    if not widths:  # a pane of buttons
+        return 0
+    for key in ("box", "description"):
+        assert max(w[key] for w in widths) - min(w[key] for w in widths) <= 1, (key, widths)
+    tracks = [w["track"] for w in widths if w["track"] is not None]
+    assert not tracks or max(tracks) - min(tracks) <= 1, widths
+    return len(widths)
+
+
+def open_panes(page):
+    """Each pane of the lab's controls, opened in turn (opening one closes the others)."""
+    headers = page.locator(".smi-lab .jupyter-widget-Collapse-header")
+    for i in range(headers.count()):
+        header = headers.nth(i)
+        pane = header.locator("xpath=../div[contains(@class, 'jupyter-widget-Collapse-contents')]")
+        if not pane.is_visible():
+            header.click()
+        pane.locator(".widget-slider, .widget-dropdown, button").first.wait_for(state="visible", timeout=10_000)
+        yield pane
+
+
+def move_slider(page, widget) -> None:
+    """One keyboard step of five (PageUp; PageDown when that would pass the end)."""
+    handle = widget.locator(".noUi-handle")
+    now, top = (float(handle.get_attribute(a)) for a in ("aria-valuenow", "aria-valuemax"))
+    step = 1 if widget.locator(".widget-readout").text_content().strip().isdigit() else 0.01
+    handle.focus()
+    page.keyboard.press("PageUp" if now + 5 * step <= top else "PageDown")
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_every_control_moves_one_state(lab, voila_url, lab_page):
+    """Each lab has one set of controls and one state: the chart draws no inputs of its own,
+    and after every control moves (every slider and menu of every pane, the preset menu, the
+    dysfunction lab's run-B buttons and quarter) the controls, the share link, the Numbers tab
+    (= smi for the link's scenario), the chart and the Why tab show the same values. Every
+    pane's sliders have one length."""
+    page = open_lab(lab_page, f"{voila_url}/voila/render/{lab}.ipynb")
+    assert page.locator(".smi-lab-chart input, .smi-lab-chart select, .smi-lab-chart .vega-bind").count() == 0
+    state = wait_for_one_state(page, lab, "loading")
+    theory = smi.load()
+
+    title = theory.presets.set_index("key").loc[PRESET[lab], "title"]
+    page.locator(".widget-dropdown", has_text="Case preset").locator("select").select_option(label=title)
+    state = wait_for_one_state(page, lab, f"the preset {PRESET[lab]}", changed_from=state["link"])
+    assert f"preset={PRESET[lab]}" in state["link"]
+
+    moved = 0
+    for pane in open_panes(page):
+        assert_panel_widths(pane)
+        for j in range(pane.locator(".widget-slider").count()):
+            widget = pane.locator(".widget-slider").nth(j)
+            label = widget.locator(".widget-label").text_content()
+            move_slider(page, widget)
+            state = wait_for_one_state(page, lab, f"moving {label!r}", changed_from=state["link"])
+            moved += 1
+        for j in range(pane.locator(".widget-dropdown").count()):
+            select = pane.locator(".widget-dropdown select").nth(j)
+            options = select.evaluate("s => [...s.options].map(o => o.value)")
+            current = select.evaluate("s => s.value")
+            select.select_option(options[(options.index(current) + 1) % len(options)])
+            state = wait_for_one_state(page, lab, "a menu", changed_from=state["link"])
+            moved += 1
+        if pane.locator("button", has_text="Keep this run as B").count():
+            lines_before = page.locator(".smi-lab-chart g.mark-line path").count()
+            pane.locator("button", has_text="Keep this run as B").click()
+            page.wait_for_function(f"() => document.querySelectorAll('.smi-lab-chart g.mark-line path').length > {lines_before}",
+                                   timeout=30_000)
+            page.locator(".smi-robust-notes", has_text="run B").wait_for(timeout=30_000)
+            wait_for_one_state(page, lab, "keeping run B")
+            pane.locator("button", has_text="Clear run B").click()
+            page.wait_for_function(f"() => document.querySelectorAll('.smi-lab-chart g.mark-line path').length == {lines_before}",
+                                   timeout=30_000)
+            assert "run B" not in page.locator(".smi-robust-notes").text_content()
+            wait_for_one_state(page, lab, "clearing run B")
+    lab_inputs = {"linkage_lab": "linkages", "capability_lab": None, "dysfunction_lab": "dynamics"}[lab]
+    n_inputs = (len(theory.input_names("linkages")) + len(theory.input_names("capabilities")) if lab_inputs is None
+                else len(theory.input_names(lab_inputs)))
+    assert moved == n_inputs  # every input was reached through its pane
+
+    # the explanations follow the same state, for the output chosen in the Why tab
+    page.get_by_role("tab", name="Why").click()
+    why = page.locator(".widget-dropdown", has_text="Explain").locator("select")
+    why.wait_for(timeout=10_000)
+    options = why.evaluate("s => [...s.options].map(o => o.textContent)")
+    for option in (options[0], options[-1]):
+        why.select_option(label=option)
+        label = option.replace("\xa0", " ")  # ipywidgets shows spaces in options as no-break spaces
+        said_p = page.locator(".smi-lab p", has_text="against the baseline").filter(has_text=f"{label}:")
+        said_p.wait_for(timeout=60_000)
+        text = said_p.text_content()
+        said = re.search(rf"{re.escape(label)}: (-?[\d.]+),", text)
+        assert said, text
+        said = float(said.group(1))
+        assert said == pytest.approx(expected_numbers(lab, dict(parse_qsl(state["link"].lstrip("?"))))[label], abs=0.0006)
+        assert "-0.000" not in text
+
+    if lab == "dysfunction_lab":  # the quarter to inspect, in its own tab
+        page.get_by_role("tab", name="Sales vs marketing").click()
+        tab = page.locator(".widget-slider", has_text="Quarter to inspect")
+        tab.wait_for(timeout=10_000)
+        move_slider(page, tab)
+        q = int(tab.locator(".widget-readout").text_content())
+        page.locator(".smi-lab p", has_text=f"Quarter {q}:").first.wait_for(timeout=30_000)
+        link = dict(parse_qsl(state["link"].lstrip("?")))
+        scen = smi.preset(link.pop("preset")).assign(**{n: v if n == "incremental_effects" else float(v)
+                                                         for n, v in link.items()})
+        row = smi.simulate(scen).set_index("quarter").loc[q]
+        text = page.locator(".smi-lab p", has_text=f"Quarter {q}:").first.text_content()
+        assert f"overt conflict {row.overt_conflict:.2f}".replace("-0.00", "0.00") in text
+    assert not lab_page.errors, lab_page.errors

@@ -7,7 +7,9 @@ import smi
 from smi.data import CAPABILITIES, LINKAGES
 from smi_charts import charts
 
-from .common import BarLab, chart_box, svg
+from .common import BarLab, accordion, chart_box, svg
+
+SPILL = "Spill-overs"  # the lab's own tab
 
 LINKAGE_NOTE = ("<p>The SMI connection comes from the five linkages of Malshe (2011). SMI functioning mixes it with "
                 "the levers' integration, the book's bridge between the two studies (an assumption): set the "
@@ -28,21 +30,15 @@ class CapabilityLab(BarLab):
         self.outputs = [*LINKAGES, "smi_connection", "lever_integration", "smi_functioning", "synergy", *CAPABILITIES]
         super().__init__(theory)
         self.explain_output.value = "market_sensing"
-        levers = W.VBox([self.controls[n] for n in self.theory.input_names("capabilities")])
-        linkage = W.VBox([W.HTML(LINKAGE_NOTE)] + [self.controls[n] for n in self.theory.input_names("linkages")])
-        acc = W.Accordion(children=[levers, linkage])
-        acc.set_title(0, "The eight synergistic levers")
-        acc.set_title(1, "The SMI connection (linkages)")
-        acc.selected_index = 0
+        acc = accordion([
+            ("The eight synergistic levers", [self.controls[n] for n in self.theory.input_names("capabilities")]),
+            ("The SMI connection (linkages)",
+             [W.HTML(LINKAGE_NOTE)] + [self.controls[n] for n in self.theory.input_names("linkages")]),
+        ])
         self.spill = W.HTML()
-        self.root = self.layout(acc, chart_box(self.chart), extra=[("Spill-overs", self.spill)])
+        self.root = self.layout(acc, chart_box(self.chart), extra=[(SPILL, self.spill, self.update_spill)])
         # the same weights with spill-overs switched off, to show what they add or take away
         self._no_spill = self.theory.with_params(**{"spillover.strength": 0.0})
-
-    def recompute(self) -> None:
-        super().recompute()
-        if self.tabs is not None and self.tabs.selected_index == 4:
-            self.update_spill()
 
     def update_spill(self) -> None:
         res = self.result().frame.set_index("output").value
@@ -58,11 +54,6 @@ class CapabilityLab(BarLab):
                             "spill-overs, at the shipped weights.</p>"
                             + svg(charts.spillover_chart({c: res[c] for c in CAPABILITIES}, {c: alone[c] for c in CAPABILITIES},
                                                          "Capabilities with and without spill-overs", self.theory)))
-
-    def layout(self, controls, main, extra=None):
-        root = super().layout(controls, main, extra)
-        self.tabs.observe(lambda ch: self.update_spill() if ch["new"] == 4 else None, names="selected_index")
-        return root
 
 
 def capability_lab() -> CapabilityLab:

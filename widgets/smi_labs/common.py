@@ -8,6 +8,7 @@ with its band over the weight draws (``smi_labs.draws``).
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import math
 import os
@@ -64,7 +65,43 @@ def offline_charts(cache_dir: Path | None = None) -> Path:
     return path
 
 
-offline_charts()
+@functools.cache
+def _offline_once() -> None:
+    # on first use, not at import: importing smi_labs (tests, tools, the docs) must not write
+    # to the home directory
+    offline_charts()
+
+
+def unbound(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+    """``chart`` without HTML inputs bound to its parameters, changed in place.
+
+    The book's charts bind their parameters to HTML sliders and menus (a static page has no
+    other controls); in a lab the ipywidgets are the controls, and a chart that drew its own
+    inputs would show a second set that moves the chart without the lab knowing (its numbers,
+    explanations and share link would keep the old value). Every lab chart goes through here."""
+    def html_input(bind) -> bool:  # not a selection bound to "scales" or "legend": no HTML
+        return isinstance(bind, alt.Binding) or (isinstance(bind, dict) and bool({"input", "element"} & set(bind)))
+
+    def strip(obj) -> None:
+        if isinstance(obj, list):
+            for item in obj:
+                strip(item)
+        elif isinstance(obj, alt.SchemaBase):
+            if html_input(obj._kwds.get("bind")):
+                obj._kwds["bind"] = alt.Undefined
+            for value in obj._kwds.values():
+                if isinstance(value, (alt.SchemaBase, list)):
+                    strip(value)
+
+    strip(chart)
+    return chart
+
+
+def lab_chart(chart: alt.TopLevelMixin) -> alt.JupyterChart:
+    """The widget that shows a lab's main chart: the JupyterChart bundle carried by the page
+    (no CDN), the chart without HTML inputs of its own (:func:`unbound`)."""
+    _offline_once()
+    return alt.JupyterChart(unbound(chart), embed_options={"actions": False})
 
 
 # --------------------------------------------------------------------------- URL state
@@ -79,8 +116,9 @@ class UrlState:
 
 
 def parse_query(query: str | None, allowed: list[str], theory: Theory) -> UrlState:
-    """Validate a query string: unknown names are ignored, out-of-range numbers clamped, and
-    each such case gets a notice. Never raises on user input."""
+    """Validate a query string: unknown names are ignored, out-of-range numbers clamped, a
+    parameter given twice with different values ignored, and each such case gets a notice
+    naming the parameter and the value. Never raises on user input."""
     state = UrlState()
     if not query:
         return state
@@ -91,15 +129,26 @@ def parse_query(query: str | None, allowed: list[str], theory: Theory) -> UrlSta
     except ValueError as err:
         state.notices.append(f"The link could not be read ({err}); the lab starts from its defaults.")
         return state
+    given: dict[str, list[str]] = {}
     for name, raw in pairs:
+        given.setdefault(name, []).append(raw)
+    for name, raws in given.items():
+        if name != "preset" and name not in allowed:
+            state.notices.append(f"Unknown parameter {name!r} in the link was ignored.")
+            continue
+        field = "Case preset (preset)" if name == "preset" else f"{spec.loc[name, 'label']} ({name})"
+        if len(set(raws)) > 1:
+            # a second value would silently win: neither is taken, the visitor sees both
+            state.notices.append(f"{field} is given {len(raws)} times in the link "
+                                 f"({', '.join(repr(r) for r in raws)}); ignored, the lab keeps its default. "
+                                 "Give it once.")
+            continue
+        raw = raws[0]
         if name == "preset":
             if raw in presets:
                 state.preset = raw
             else:
                 state.notices.append(f"Unknown preset {raw!r} in the link was ignored.")
-            continue
-        if name not in allowed:
-            state.notices.append(f"Unknown parameter {name!r} in the link was ignored.")
             continue
         s = spec.loc[name]
         if s.kind == "switch":
@@ -107,22 +156,22 @@ def parse_query(query: str | None, allowed: list[str], theory: Theory) -> UrlSta
             if raw in choices:
                 state.values[name] = raw
             else:
-                state.notices.append(f"{s.label}: {raw!r} is not one of {', '.join(choices)}; ignored.")
+                state.notices.append(f"{field}: {raw!r} is not one of {', '.join(choices)}; ignored.")
             continue
         try:
             v = float(raw)
         except ValueError:
-            state.notices.append(f"{s.label}: {raw!r} is not a number; ignored.")
+            state.notices.append(f"{field}: {raw!r} is not a number; ignored.")
             continue
         if not math.isfinite(v):
-            state.notices.append(f"{s.label}: {raw!r} is not a finite number; ignored.")
+            state.notices.append(f"{field}: {raw!r} is not a finite number; ignored.")
             continue
         lo, hi = float(s["min"]), float(s["max"])
         clamped = min(max(v, lo), hi)
         if s.kind == "start_quarter":
             clamped = float(round(clamped))
         if clamped != v:
-            state.notices.append(f"{s.label}: {raw} is outside [{lo:g}, {hi:g}]; set to {clamped:g}.")
+            state.notices.append(f"{field}: {raw} is outside [{lo:g}, {hi:g}]; set to {clamped:g}.")
         state.values[name] = clamped
     return state
 
@@ -151,10 +200,19 @@ def svg(chart: alt.TopLevelMixin) -> str:
     return out.replace("<svg ", '<svg style="max-width:100%;height:auto" ', 1)
 
 
+def num(v: float, spec: str = ".3f") -> str:
+    """A number as the labs show it: ``format(v, spec)``, except that a value which rounds to
+    zero shows as zero, never "-0.000" (a share lost of -1e-17 is no share)."""
+    out = format(float(v), spec)
+    if out.startswith("-") and float(out) == 0:
+        out = format(0.0, spec)
+    return out
+
+
 def table_html(df: pd.DataFrame, caption: str) -> str:
     head = "".join(f"<th scope='col'>{html.escape(str(c))}</th>" for c in df.columns)
-    # + 0.0 turns a rounded -0.0 into 0.0, so a value a hair below zero does not show as "-0.000"
-    rows = "".join("<tr>" + "".join(f"<td>{html.escape(f'{round(v, 3) + 0.0:.3f}' if isinstance(v, float) else str(v))}</td>" for v in r)
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(num(v) if isinstance(v, (float, np.floating)) else str(v))}</td>"
+                                     for v in r)
                    + "</tr>" for r in df.itertuples(index=False))
     return (f"<table class='smi-lab-table'><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead>"
             f"<tbody>{rows}</tbody></table>")
@@ -168,7 +226,11 @@ def csv_link(df: pd.DataFrame, filename: str, text: str) -> str:
 
 CSS = """<style>
 .smi-lab { max-width: 1100px; font-size: 15px; }
-.smi-lab .widget-label { min-width: 14em; }
+/* a control's label takes the width its panel gives it (panel()) and wraps there, rather than
+   cutting the label off or pushing the slider out of line with its neighbours */
+.smi-lab .widget-slider > .widget-label, .smi-lab .widget-dropdown > .widget-label {
+  white-space: normal; height: auto; line-height: 1.25; align-self: center; overflow-wrap: anywhere; }
+.smi-lab .widget-slider { height: auto; min-height: var(--jp-widgets-inline-height, 28px); }
 .smi-lab-table { border-collapse: collapse; margin: 0.4em 0; }
 .smi-lab-table th, .smi-lab-table td { border: 1px solid #767676; padding: 0.15em 0.5em; text-align: left; }
 .smi-lab-table caption { text-align: left; font-weight: 600; }
@@ -179,30 +241,56 @@ CSS = """<style>
 /* JupyterLab's grey for inactive tabs and closed accordion titles (#6d6d6d on #eeeeee, 4.45:1)
    misses WCAG AA's 4.5:1: darken it */
 .smi-lab .lm-TabBar-tab, .smi-lab .jupyter-widget-Collapse-header, .smi-lab .p-Collapse-header { color: #333 !important; }
-@media (max-width: 700px) { .smi-lab .widget-label { min-width: 9em; } }
 </style>"""
+
+CONTROLS = (W.FloatSlider, W.IntSlider, W.Dropdown)
+
+
+def control_layout() -> W.Layout:
+    """Every control's box: the panel's width, up to a comfortable slider length."""
+    return W.Layout(width="100%", max_width="520px")
 
 
 def slider(name: str, theory: Theory, value: float) -> W.Widget:
-    """A labelled, keyboard-operable control for one input, its help text as tooltip."""
+    """A labelled, keyboard-operable control for one input, its help text as tooltip (its
+    description width is set by the panel that holds it: :func:`panel`)."""
     s = theory.inputs.set_index("name").loc[name]
-    common = dict(description=s.label, tooltip=s.help, style={"description_width": "initial"},
-                  layout=W.Layout(width="100%", max_width="520px"), continuous_update=False)
+    common = dict(description=s.label, tooltip=s.help, layout=control_layout())
     if s.kind == "switch":
-        return W.Dropdown(options=_split(s.choices), value=value, description=s.label, tooltip=s.help,
-                          style={"description_width": "initial"})
+        return W.Dropdown(options=_split(s.choices), value=value, **common)
     if s.kind == "start_quarter":
-        return W.IntSlider(value=int(value), min=int(s["min"]), max=int(s["max"]), step=1, **common)
+        return W.IntSlider(value=int(value), min=int(s["min"]), max=int(s["max"]), step=1, continuous_update=False,
+                           **common)
     return W.FloatSlider(value=float(value), min=float(s["min"]), max=float(s["max"]), step=0.01,
-                         readout_format=".2f", **common)
+                         readout_format=".2f", continuous_update=False, **common)
+
+
+def panel(children: list[W.Widget]) -> W.VBox:
+    """A group of controls (an accordion pane, a tab) whose labels all get one width, the
+    longest label's (at most half the row), so that their sliders start and end in line and
+    have the same length."""
+    controls = [c for c in children if isinstance(c, CONTROLS)]
+    longest = max((len(c.description) for c in controls), default=0)
+    for c in controls:
+        c.style.description_width = f"min({longest + 1}ch, 50%)"
+        c.layout = control_layout()
+    return W.VBox(children)
+
+
+def accordion(panes: list[tuple[str, list[W.Widget]]]) -> W.Accordion:
+    """The lab's controls: one :func:`panel` per group, the first one open."""
+    acc = W.Accordion(children=[panel(children) for _, children in panes])
+    for i, (title, _) in enumerate(panes):
+        acc.set_title(i, title)
+    acc.selected_index = 0
+    return acc
 
 
 def preset_picker(theory: Theory, study: str | None = None) -> W.Dropdown:
     p = theory.presets if study is None else theory.presets[theory.presets.study == study]
     options = [("(choose a case preset)", "")] + [(f"{r.title}", r.key) for r in p.itertuples()]
     return W.Dropdown(options=options, value="", description="Case preset",
-                      tooltip="Load a scenario traced to a vignette in one of the studies",
-                      style={"description_width": "initial"}, layout=W.Layout(width="100%", max_width="520px"))
+                      tooltip="Load a scenario traced to a vignette in one of the studies", layout=control_layout())
 
 
 def chart_box(widget: W.Widget) -> W.Box:
@@ -239,6 +327,11 @@ def extreme_note(arrays: dict[str, np.ndarray], names: list[str], labels: dict[s
             f"{'They are' if len(found) > 1 else 'It is'} the {which.lower()} {how_often(agree, k)}.")
 
 
+# the tabs under every lab's chart, by title (a lab may add its own after these)
+NUMBERS, WHY, MOVE_FIRST, SHARE = "Numbers", "Why", "What to move first", "Share & export"
+EXPLANATIONS = (WHY, MOVE_FIRST)  # computed only while one of them is open
+
+
 class Lab:
     """Base: a set of input controls, a recompute callback, URL state, export and explanations."""
 
@@ -260,16 +353,18 @@ class Lab:
         self.explain_output = W.Dropdown(
             options=[(label, o) for o, label in zip(smi.outputs(self.theory).output, smi.outputs(self.theory).label)
                      if o in self.outputs],
-            description="Explain", tooltip="Which output to explain and to improve",
-            style={"description_width": "initial"})
+            description="Explain", tooltip="Which output to explain and to improve")
         self.why = W.HTML()
         self.sens = W.HTML()
         self._muted = False
         for n, c in self.controls.items():
             c.observe(lambda ch, n=n: self._changed(n, ch["new"]), names="value")
-        self.presets.observe(lambda ch: self.load_preset(ch["new"]) if ch["new"] else None, names="value")
+        self.presets.observe(lambda ch: self.load_preset(ch["new"]) if ch["new"] and not self._muted else None,
+                             names="value")
         self.explain_output.observe(lambda ch: self._explain_other_output(), names="value")
         self.tabs: W.Tab | None = None
+        self.tab_titles: list[str] = []
+        self._tab_refresh: dict[str, Callable[[], None]] = {}  # a lab's own tabs, redrawn while open
         self._explained = False
         self.draws = for_theory(self.theory)  # once per kernel
         self.band_note = W.HTML(f"<p class='smi-band-note'>{html.escape(self.draws.note)}</p>")
@@ -304,7 +399,13 @@ class Lab:
         values = {}
         if state.preset:
             values.update(smi.preset(state.preset, self.theory).iloc[0].to_dict())
-            self.presets.value = state.preset
+            # the menu shows the preset without loading it: the preset and the link's own
+            # values are applied together below, so the lab computes once per visitor
+            self._muted = True
+            try:
+                self.presets.value = state.preset
+            finally:
+                self._muted = False
         values.update(state.values)
         if state.notices:
             self.notice.value = ("<div class='smi-notice' role='alert'><strong>About your link:</strong><ul>"
@@ -329,6 +430,8 @@ class Lab:
         self._explained = False
         if self._explanations_visible():
             self.refresh_explanations()
+        if self.open_tab in self._tab_refresh:
+            self._tab_refresh[self.open_tab]()
         self.share.value = (f"<p>Link to this state: <a class='smi-share' href='{html.escape(share_query(self.values, self.inputs, self.presets.value or None))}'>"
                             f"open this lab with these settings</a> (copy it to share).</p>")
         self.export.value = "<p>" + csv_link(self.export_frame(), self.export_name, "Download the scenario and results (CSV)") + "</p>"
@@ -372,8 +475,18 @@ class Lab:
         else:
             self._explained = False
 
+    @property
+    def open_tab(self) -> str | None:
+        """The title of the tab open under the chart."""
+        if self.tabs is None or self.tabs.selected_index is None:
+            return None
+        return self.tab_titles[self.tabs.selected_index]
+
+    def show_tab(self, title: str) -> None:
+        self.tabs.selected_index = self.tab_titles.index(title)
+
     def _explanations_visible(self) -> bool:
-        return self.tabs is not None and self.tabs.selected_index in (1, 2)
+        return self.open_tab in EXPLANATIONS
 
     def refresh_explanations(self) -> None:
         """Attribution and sensitivity (a few hundred ms): computed when their tab is open, so
@@ -387,7 +500,7 @@ class Lab:
                .head(6)[["input", "value", "attribution", "propositions"]])
         delta = expl.output_value.iloc[0] - expl.baseline_output.iloc[0]
         self.why.value = (
-            f"<p>{html.escape(str(label))}: {expl.output_value.iloc[0]:.3f}, that is {delta:+.3f} against the baseline "
+            f"<p>{html.escape(str(label))}: {num(expl.output_value.iloc[0])}, that is {num(delta, '+.3f')} against the baseline "
             "(every input at its default). Exact Shapley attributions, grouped by the proposition each input serves:</p>"
             + svg(charts.attribution_chart(by_p, f"Why: {label}"))
             + table_html(top, "The inputs that moved it most"))
@@ -397,20 +510,32 @@ class Lab:
                                         "Best single moves (context and starting conditions are not levers)"))
 
     # -- layout
-    def layout(self, controls: W.Widget, main: W.Widget, extra: list[tuple[str, W.Widget]] | None = None) -> W.Widget:
-        tabs = W.Tab(children=[self.numbers, W.VBox([self.explain_output, self.why]), W.VBox([self.sens]),
-                               W.VBox([self.share, self.export])] + [w for _, w in (extra or [])])
-        for i, t in enumerate(["Numbers", "Why", "What to move first", "Share & export"] + [t for t, _ in (extra or [])]):
+    def layout(self, controls: W.Widget, main: W.Widget,
+               extra: list[tuple[str, W.Widget, Callable[[], None]]] | None = None) -> W.Widget:
+        """Controls left, chart and tabs right. ``extra``: a lab's own tabs (title, content, and
+        what redraws it: called when the tab opens and, while it is open, on every change)."""
+        extra = extra or []
+        pages = [(NUMBERS, self.numbers), (WHY, panel([self.explain_output, self.why])), (MOVE_FIRST, W.VBox([self.sens])),
+                 (SHARE, W.VBox([self.share, self.export]))] + [(t, w) for t, w, _ in extra]
+        tabs = W.Tab(children=[w for _, w in pages])
+        self.tab_titles = [t for t, _ in pages]
+        for i, t in enumerate(self.tab_titles):
             tabs.set_title(i, t)
         self.tabs = tabs
-        tabs.observe(lambda ch: self.refresh_explanations() if self._explanations_visible() and not self._explained else None,
-                     names="selected_index")
-        left = W.VBox([self.presets, controls], layout=W.Layout(flex="1 1 360px", min_width="300px"))
+        self._tab_refresh = {t: refresh for t, _, refresh in extra}
+        tabs.observe(lambda ch: self._tab_opened(), names="selected_index")
+        left = W.VBox([panel([self.presets]), controls], layout=W.Layout(flex="1 1 360px", min_width="300px"))
         right = W.VBox([main, self.band_note, tabs], layout=W.Layout(flex="2 1 480px", min_width="300px"))
         body = W.Box([left, right], layout=W.Layout(display="flex", flex_flow="row wrap", align_items="flex-start"))
         root = W.VBox([W.HTML(CSS + f"<h1>{html.escape(self.title)}</h1>"), self.notice, body, self.ready])
         root.add_class("smi-lab")
         return root
+
+    def _tab_opened(self) -> None:
+        if self._explanations_visible() and not self._explained:
+            self.refresh_explanations()
+        elif self.open_tab in self._tab_refresh:
+            self._tab_refresh[self.open_tab]()
 
     def mark_ready(self) -> None:
         self.ready.value = "<p class='smi-lab-ready' role='status'>Model ready: move any control.</p>"
@@ -430,7 +555,7 @@ class BarLab(Lab):
         super().__init__(theory)
         self.labels = charts.output_labels(self.theory)
         self.chart_outputs = charts.KIND_OUTPUTS[self.kind]
-        self.chart = alt.JupyterChart(self._main_chart(), embed_options={"actions": False})
+        self.chart = lab_chart(self._main_chart())
 
     def compute(self) -> LabResult:
         a = self.draws.evaluate(self.values)
@@ -449,7 +574,7 @@ class BarLab(Lab):
                                self.chart_title)
 
     def rebuild_main(self) -> None:
-        self.chart.chart = self._main_chart()
+        self.chart.chart = unbound(self._main_chart())
 
     def update_main(self) -> None:
         with self.chart.hold_sync():

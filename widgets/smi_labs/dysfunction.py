@@ -15,7 +15,8 @@ from smi.data import DYSFUNCTIONS
 from smi.dynamics import SUMMARY_OUTPUTS, summarize_core
 from smi_charts import bands, charts
 
-from .common import Lab, LabResult, chart_box, result_rows, svg, table_html
+from .common import (Lab, LabResult, accordion, chart_box, lab_chart, num, panel, result_rows, svg, table_html,
+                     unbound)
 from .draws import how_often, spread
 
 SERIES = [*DYSFUNCTIONS, "smi_functioning"]
@@ -34,6 +35,7 @@ LEVELS = {
                    "§4.2, the study's main prescription: approaches customized to each salesperson's and "
                    "marketer's dysfunction experience rather than broad function-level strategies."),
 }
+SIDES = "Sales vs marketing"  # the lab's own tab
 SIZES_NOTE = "<p><em>How strongly each measure acts is the book's assumption; the studies give no sizes.</em></p>"
 
 
@@ -51,7 +53,7 @@ class DysfunctionLab(Lab):
         self.run_b: pd.DataFrame | None = None
         self.run_b_cumulative: np.ndarray | None = None  # per weight set, for the comparison note
         self.run_b_label = ""
-        self.chart = alt.JupyterChart(self._trajectory(), embed_options={"actions": False})
+        self.chart = lab_chart(self._trajectory())
         self.keep = W.Button(description="Keep this run as B", tooltip="Freeze the current run to compare against",
                              icon="thumb-tack")
         self.clear = W.Button(description="Clear run B", tooltip="Stop comparing")
@@ -59,23 +61,19 @@ class DysfunctionLab(Lab):
         self.clear.on_click(lambda _: self.clear_run())
         self.quarter = W.IntSlider(value=8, min=0, max=self.quarters, description="Quarter to inspect",
                                    tooltip="The quarter whose sensemaking is shown side by side",
-                                   style={"description_width": "initial"}, continuous_update=False)
+                                   continuous_update=False)
         self.sides = W.HTML()
         self.quarter.observe(lambda ch: self.update_sides(), names="value")
         spec = self.theory.inputs.set_index("name")
         starts = [n for n in self.inputs if spec.loc[n, "kind"] == "start"]
-        self.interventions_pane = W.VBox(self.intervention_controls() + [W.HTML(SIZES_NOTE)])
-        acc = W.Accordion(children=[
-            W.VBox([self.controls[n] for n in starts] + [self.controls["incremental_effects"]]),
-            self.interventions_pane,
-            W.VBox([self.keep, self.clear]),
+        acc = accordion([
+            ("Starting point", [self.controls[n] for n in starts] + [self.controls["incremental_effects"]]),
+            ("Interventions", self.intervention_controls() + [W.HTML(SIZES_NOTE)]),
+            ("Compare two runs", [self.keep, self.clear]),
         ])
-        for i, t in enumerate(["Starting point", "Interventions", "Compare two runs"]):
-            acc.set_title(i, t)
-        acc.selected_index = 0
+        self.interventions_pane = acc.children[1]
         self.root = self.layout(acc, chart_box(self.chart),
-                                extra=[("Sales vs marketing", W.VBox([self.quarter, self.sides]))])
-        self.tabs.observe(lambda ch: self.update_sides() if ch["new"] == 4 else None, names="selected_index")
+                                extra=[(SIDES, panel([self.quarter, self.sides]), self.update_sides)])
 
     def intervention_controls(self) -> list[W.Widget]:
         """Each measure's strength and start quarter, grouped by the level the study assigns it."""
@@ -132,11 +130,9 @@ class DysfunctionLab(Lab):
 
     def update_main(self) -> None:
         setattr(self.chart.params, bands.TRAJECTORY_PARAM, self._trajectory_value())
-        if self.tabs is not None and self.tabs.selected_index == 4:
-            self.update_sides()
 
     def rebuild_main(self) -> None:
-        self.chart.chart = self._trajectory()
+        self.chart.chart = unbound(self._trajectory())
 
     def keep_run(self) -> None:
         self.result()
@@ -178,8 +174,8 @@ class DysfunctionLab(Lab):
         chart = bands.facet_with_band(charts.sensemaking_chart(df, f"How each side reads and answers the dysfunctions, quarter {q}"),
                                       alt.Y("label:N", sort=None))
         self.sides.value = (
-            f"<p>Quarter {q}: communication paucity {row.communication_paucity:.2f}, lack of collaboration "
-            f"{row.lack_of_collaboration:.2f}, overt conflict {row.overt_conflict:.2f}. Constructs that fall as a "
+            f"<p>Quarter {q}: communication paucity {num(row.communication_paucity, '.2f')}, lack of collaboration "
+            f"{num(row.lack_of_collaboration, '.2f')}, overt conflict {num(row.overt_conflict, '.2f')}. Constructs that fall as a "
             "dysfunction grows (sales' view of marketing's customer orientation, marketing's hopefulness) are shown as read. "
             "Whiskers: the band over the weight draws.</p>"
             + svg(chart)

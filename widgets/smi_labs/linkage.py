@@ -6,7 +6,7 @@ import ipywidgets as W
 import smi
 from smi.data import LINKAGES, _split
 
-from .common import BarLab, chart_box
+from .common import BarLab, accordion, chart_box
 
 CONTEXT_NOTE = ("<p>Malshe (2011) names the organizational hierarchy and the unfolding of strategy as boundary "
                 "conditions; grading them, and the need to adapt the common process, is the book's assumption.</p>")
@@ -31,13 +31,9 @@ class LinkageLab(BarLab):
             names = [n for n in self.inputs if k in _split(spec.loc[n, "linkage"]) and spec.loc[n, "kind"] != "context"]
             groups.append((self.theory.linkages.set_index("linkage").loc[k, "label"], names))
         groups.append(("Context (boundary conditions)", [n for n in self.inputs if spec.loc[n, "kind"] == "context"]))
-        panes = [W.VBox([self.controls[n] for n in names]) for _, names in groups]
-        panes[-1].children = (W.HTML(CONTEXT_NOTE), *panes[-1].children)
-        acc = W.Accordion(children=panes)
-        for i, (title, _) in enumerate(groups):
-            acc.set_title(i, title)
-        acc.selected_index = 0
-        self.root = self.layout(acc, chart_box(self.chart))
+        panes = [(title, [self.controls[n] for n in names]) for title, names in groups]
+        panes[-1][1].insert(0, W.HTML(CONTEXT_NOTE))
+        self.root = self.layout(accordion(panes), chart_box(self.chart))
 
 
 def linkage_lab() -> LinkageLab:
