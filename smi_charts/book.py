@@ -51,11 +51,13 @@ def _svg_data_uri(spec: dict) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
-def _table_html(df: pd.DataFrame, key: str | None = None, caption: str | None = None) -> str:
+def _table_html(df: pd.DataFrame, key: str | None = None, caption: str | None = None, key_columns: int = 1) -> str:
+    """``key``: rows carry ``data-output``, the first ``key_columns`` cells joined by ``|``, by
+    which smi.js finds the row a chart's datum updates."""
     head = "".join(f"<th scope='col'>{html.escape(str(c))}</th>" for c in df.columns)
     body = []
     for _, row in df.iterrows():
-        rid = f" data-output='{html.escape(str(row.iloc[0]))}'" if key else ""
+        rid = f" data-output='{html.escape('|'.join(str(v) for v in row.iloc[:key_columns]), quote=True)}'" if key else ""
         cells = "".join(f"<td>{html.escape(f'{v:.3f}' if isinstance(v, float) else str(v))}</td>" for v in row)
         body.append(f"<tr{rid}>{cells}</tr>")
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
@@ -70,27 +72,50 @@ def band_note(k: int) -> str:
             "depends on them.")
 
 
-def _figure(key: str, chart: alt.TopLevelMixin, title: str, alt_text: str, numbers: pd.DataFrame,
-            lab: str | None, live: dict | None = None, note: str | None = None) -> None:
+def _preset_menu(key: str, live: dict) -> str:
+    """A case-preset menu and a Load button (smi.js sets every control to the preset's values)."""
+    presets = live.get("presets") or {}
+    if not presets:
+        return ""
+    start = live.get("preset")
+    opts = "".join(f"<option value='{html.escape(k, quote=True)}'{' selected' if k == start else ''}>"
+                   f"{html.escape(p['title'])}</option>" for k, p in presets.items())
+    return (f"<div class='smi-presets' hidden><label for='smi-{key}-preset'>Case preset</label> "
+            f"<select id='smi-{key}-preset'>{opts}</select> <button type='button' class='smi-load'>Load</button> "
+            f"<span class='smi-preset-status' role='status' aria-live='polite'></span></div>")
+
+
+def figure_html(key: str, chart: alt.TopLevelMixin | dict, title: str, alt_text: str, numbers: pd.DataFrame,
+                lab: str | None, live: dict | None = None, note: str | None = None) -> str:
     """The one HTML shape every chart shares: live chart, fallback image, caption, numbers.
 
     ``live`` (explorables): the outputs drawn, their labels, the kind and starting values, so
-    the numbers table follows the sliders and tests can recompute what the chart shows.
+    the numbers table follows the controls and tests can recompute what the chart shows; a
+    ``table`` entry ({"key": fields, "columns": fields, "rows": n}) instead names the fields of
+    the chart's rows that key and fill the table; ``presets`` ({key: {"title", "values"}}) adds
+    a menu that sets the chart's parameters to a case preset's values.
     """
-    spec = chart.to_dict()
+    spec = chart if isinstance(chart, dict) else chart.to_dict()
     live = live or {"outputs": [], "labels": {}}
     lab_link = (f" <a class='smi-lab-link' href='{html.escape(LABS_URL + LAB_FOR[lab])}'>"
                 f"Explore further in the Voilà lab</a>.") if lab else ""
-    display(HTML(f"""<figure class="smi-figure" id="smi-{key}">
+    keyed = bool(live["outputs"] or live.get("table"))
+    key_columns = len(live["table"]["key"]) if live.get("table") else 1
+    return f"""<figure class="smi-figure" id="smi-{key}">
+{_preset_menu(key, live)}
 <div class="smi-vis" id="smi-{key}-vis" aria-hidden="true"></div>
 <img class="smi-fallback" src="{_svg_data_uri(spec)}" alt="{html.escape(alt_text)}">
 <figcaption>{html.escape(title)}.{lab_link}{f' <span class="smi-band-note">{html.escape(note)}</span>' if note else ''}</figcaption>
 <details class="smi-numbers"><summary>Numbers behind this chart</summary>
-{_table_html(numbers, key=key if live["outputs"] else None)}</details>
+{_table_html(numbers, key=key if keyed else None, key_columns=key_columns)}</details>
 <script type="application/json" id="smi-{key}-spec">{_json_for_script(spec)}</script>
 <script type="application/json" id="smi-{key}-live">{_json_for_script(live)}</script>
 <script>window.smiEmbed && window.smiEmbed("smi-{key}");</script>
-</figure>"""))
+</figure>"""
+
+
+def _figure(*args, **kwargs) -> None:
+    display(HTML(figure_html(*args, **kwargs)))
 
 
 def band_headers(k: int) -> dict[str, str]:
@@ -105,6 +130,26 @@ def _numbers(kind: str, values: dict, exp: charts.Explorable, draws: pd.DataFram
     out = pd.DataFrame({"output": [exp.labels[o] for o in exp.outputs]})
     for col, head in band_headers(len(draws)).items():
         out[head] = [float(b.loc[o, col]) for o in exp.outputs]
+    return out
+
+
+# Case presets each explorer's menu offers, by kind (data/presets.yaml, field `study`).
+PRESET_STUDIES = {"linkages": ("malshe2011",), "capabilities": ("hughes2012",), "chain": ("malshe2011", "hughes2012"),
+                  "dynamics": ("malshe2017",)}
+DEFAULTS_TITLE = "Book defaults (every input at its default)"
+
+
+def preset_values(kind: str, preset: str | None, theory=None) -> dict[str, float]:
+    """The value of every parameter of an explorable of ``kind`` under ``preset`` (None: defaults)."""
+    values = charts.default_values(preset, theory)
+    return {n: float(values[n]) for n in charts.kind_inputs(kind, theory)}
+
+
+def _explorer_presets(kind: str, theory) -> dict[str, dict]:
+    p = theory.presets
+    out = {str(r.key): {"title": f"{r.title}", "values": preset_values(kind, r.key, theory)}
+           for r in p[p.study.isin(PRESET_STUDIES[kind])].itertuples()}
+    out["defaults"] = {"title": DEFAULTS_TITLE, "values": preset_values(kind, None, theory)}
     return out
 
 
@@ -132,7 +177,11 @@ def _explorer(kind: str, key: str, inputs: list[str] | None, preset: str | None,
                 f"over {k} weight draws in brackets: {start}.")
     live = {"outputs": exp.outputs, "labels": exp.labels, "kind": kind,
             "values": {name: v for name, v in values.items() if not isinstance(v, str)},
-            "band": {"columns": charts.BAND_COLUMNS, "draws": k, "percentiles": list(charts.BAND_Q)}}
+            "band": {"columns": charts.BAND_COLUMNS, "draws": k, "percentiles": list(charts.BAND_Q)},
+            "presets": _explorer_presets(kind, theory), "preset": preset or "defaults"}
+    if preset and preset not in live["presets"]:  # the explorer's own case is always on its menu
+        live["presets"] = {preset: {"title": theory.presets.set_index("key").loc[preset, "title"],
+                                    "values": preset_values(kind, preset, theory)}, **live["presets"]}
     _figure(key, exp.chart, title, alt_text, numbers, lab=kind, live=live, note=band_note(k))
 
 
@@ -151,15 +200,19 @@ def integrated_explorer(key: str, inputs: list[str], preset: str | None = None, 
     _explorer("chain", key, inputs, preset, title, [])
 
 
-def dysfunction_explorer(key: str, title: str | None = None) -> None:
-    """Pick a starting dysfunction, curve, intervention and start quarter; lines over 40 quarters (2017),
-    each over its robustness band."""
+def dysfunction_explorer(key: str, title: str | None = None, cases: bool = True) -> None:
+    """Pick a starting point, curve, intervention and start quarter; lines over 40 quarters (2017),
+    each over its robustness band. ``cases``: the starting points include the 2017 case presets'
+    firms and mild and severe starts, the menu their packages, and a preset menu loads each case
+    (about 0.8 MB of precomputed runs; without, about 0.3 MB)."""
     _check_key(key)
+    theory = smi.load()
     title = title or "Dysfunction dynamics"
-    grid = charts.dysfunction_grid()
+    grid = charts.dysfunction_grid(cases=cases)
     k = grid.attrs["draws"]
     chart = charts.dysfunction_chart(grid, title)
-    first = grid[(grid.start == "communication_paucity") & (grid.curve == "linear") & (grid.intervention == "none")].iloc[0]
+    first = grid[(grid.point == f"communication_paucity@{charts.START_LEVEL:g}") & (grid.curve == "linear")
+                 & (grid.intervention == "none")].iloc[0]
     quarters = [0, 4, 8, 12, 20, 30, 40]
     heads = band_headers(k)
     numbers = pd.DataFrame([{"quarter": q, "series": label, heads["value"]: float(first[s][q]),
@@ -167,12 +220,23 @@ def dysfunction_explorer(key: str, title: str | None = None) -> None:
                             for q in quarters for s, label in charts.SERIES.items()])
     alt_text = (f"Line chart '{title}': the three dysfunctions and SMI functioning over 40 quarters, each with a "
                 f"shaded band from the 5th to the 95th percentile over {k} weight draws. Menus choose the starting "
-                "dysfunction, the incremental-effects curve, an intervention and its start quarter. "
-                "Starting from communication paucity at 0.5 with no intervention (band in brackets): " +
+                "point, the incremental-effects curve, an intervention and its start quarter. "
+                f"Starting from communication paucity at {charts.START_LEVEL:g} with no intervention (band in brackets): " +
                 "; ".join(f"quarter {q}: " + ", ".join(
                     f"{charts.SERIES[s].lower()} {first[s][q]:.2f} ({first[f'{s}_low'][q]:.2f} to {first[f'{s}_high'][q]:.2f})"
                     for s in charts.SERIES) for q in (0, 8, 40)) + ".")
-    _figure(key, chart, title, alt_text, numbers, lab="dynamics", note=band_note(k))
+    live = {"outputs": [], "labels": {}, "kind": "dynamics",
+            "table": {"key": ["quarter", "label"], "columns": ["level", "low", "high"],
+                      "rows": (len(first["smi_functioning"])) * len(charts.SERIES)}}
+    if cases:
+        p = theory.presets.set_index("key")
+        default = {"start_point": f"communication_paucity@{charts.START_LEVEL:g}", "curve": "linear",
+                   "intervention": "none", "from_quarter": 4}
+        live["presets"] = {key_: {"title": p.loc[key_, "title"], "values": {**default, **controls}}
+                           for key_, controls in charts.dynamics_preset_controls(theory).items()}
+        live["presets"]["defaults"] = {"title": "The explorer's opening settings", "values": default}
+        live["preset"] = "defaults"
+    _figure(key, chart, title, alt_text, numbers, lab="dynamics", live=live, note=band_note(k))
 
 
 def sample_chart(study: str) -> None:

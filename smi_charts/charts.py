@@ -23,7 +23,9 @@ from smi.model import compiled
 from smi.robustness import BAND, capability_draws
 from smi.robustness import band as band_stats
 
-from . import expr
+from . import expr, theme
+
+theme.enable()  # every chart the builders return: readable text, legends that fit (smi_charts.theme)
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -98,6 +100,18 @@ def _quantile_expr(p: float) -> str:
     return f"datum.q[{i}] + (datum.q[min({i} + 1, datum.n1)] - datum.q[{i}]) * ({h} - {i})"
 
 
+def kind_inputs(kind: str, theory: Theory | None = None) -> list[str]:
+    """The inputs an explorable of ``kind`` computes from (its parameters)."""
+    theory = theory or smi.load()
+    if kind == "linkages":
+        return theory.input_names("linkages")
+    if kind == "capabilities":
+        return [*theory.input_names("capabilities"), "smi_connection"]
+    if kind == "chain":
+        return [*theory.input_names("linkages"), *theory.input_names("capabilities")]
+    raise ValueError(f"unknown explorable kind {kind!r} (linkages, capabilities, chain)")
+
+
 def explorable(kind: str, inputs: list[str], values: dict[str, float], title: str,
                theory: Theory | None = None, bind: bool = True, draws: pd.DataFrame | None = None) -> Explorable:
     """Bars of model outputs computed in the browser; one slider per input in ``inputs``.
@@ -115,25 +129,31 @@ def explorable(kind: str, inputs: list[str], values: dict[str, float], title: st
     theory = theory or smi.load()
     c = compiled(theory)
     spec = theory.inputs.set_index("name")
-    variable = set(inputs)
+    unknown = [i for i in inputs if i not in kind_inputs(kind, theory)]
+    if unknown:
+        raise ValueError(f"explorable {kind!r}: input {unknown[0]!r} is not one this kind computes from "
+                         f"({', '.join(kind_inputs(kind, theory))})")
+    # every input the outputs read is a parameter (a preset sets them all); `inputs` get sliders
+    variable = set(kind_inputs(kind, theory))
     fields = expr.DrawFields() if draws is not None else None
     calcs = _calculations(kind, c, variable, values, weight=fields)
     outputs = KIND_OUTPUTS[kind]
     labels = output_labels(theory)
     params = []
-    for name in inputs:
+    for name in [*inputs, *(n for n in kind_inputs(kind, theory) if n not in inputs)]:
         if name == "smi_connection":
             lo, hi, label = 0.0, 1.0, "SMI connection (from the linkages)"
         else:
             lo, hi, label = float(spec.loc[name, "min"]), float(spec.loc[name, "max"]), spec.loc[name, "label"]
-        binding = alt.binding_range(min=lo, max=hi, step=0.01, name=f"{label} ") if bind else alt.Undefined
+        slider = bind and name in inputs
+        binding = alt.binding_range(min=lo, max=hi, step=0.01, name=f"{label} ") if slider else alt.Undefined
         params.append(alt.param(name=name, value=float(values[name]), bind=binding))
     order = [labels[o] for o in outputs]
-    y = alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))
+    y = alt.Y("label:N", sort=order, title=None)
     groups = list(dict.fromkeys(GROUP[o] for o in outputs))
     x = alt.X("value:Q", scale=alt.Scale(domain=[0, 1]), title="Strength (0 = absent, 1 = strongest the model allows)")
     color = alt.Color("group:N", scale=alt.Scale(domain=groups, range=PALETTE[: len(groups)]),
-                      legend=alt.Legend(title=None, orient="bottom", columns=1, labelLimit=400))
+                      legend=alt.Legend(title=None, orient="bottom", columns=1))
     tooltip = [alt.Tooltip("label:N", title="Output"), alt.Tooltip("value:Q", format=".3f", title="Value")]
     named = (f"{json.dumps(labels)}[datum.output]", f"{json.dumps(GROUP)}[datum.output]")
     if draws is None:
@@ -231,6 +251,7 @@ MEASURES = ("function_fix", "joint_calls", "job_rotation", "openness", "customiz
 # The explorer's intervention menu: the 2017 measures as the paper classes them (§4.1 function-level
 # measures incl. joint calls and job rotation; §4.2 culture of openness and the customized
 # individual approach), each at full strength, plus combinations. key -> measures switched on.
+# The measures of each 2017 case preset that has any are added to the menu (``dynamics_packages``).
 INTERVENTIONS = {
     "none": (),
     "function_fix": ("function_fix",),
@@ -240,19 +261,75 @@ INTERVENTIONS = {
     "function_fix_customized": ("function_fix", "customized"),
     "all": MEASURES,
 }
-START_QUARTERS = (0, 2, 4, 8, 16, 24)
+START_QUARTERS = (0, 2, 4, 8, 16)
+# The middling firm (the book's defaults) starts from one dysfunction at START_LEVEL; communication
+# paucity also mild and severe, the starts of data/claims.yaml's mild and severe scenarios (one
+# dysfunction only: every start multiplies the runs a page ships).
 START_LEVEL = 0.5
+START_LEVELS = {"communication_paucity": (0.2, 0.5, 0.7)}
+MIDDLING = "middling"
 SERIES = {"communication_paucity": "Communication paucity", "lack_of_collaboration": "Lack of collaboration",
           "overt_conflict": "Overt conflict", "smi_functioning": "SMI functioning"}
 CURVES = ("increasing", "linear", "decreasing")
 GRID_DECIMALS = 3  # levels shipped in thousandths (the chart and its tooltips show 3 decimals)
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+_MEASURE_FIELDS = {f for m in MEASURES for f in (m, f"{m}_start")}
+_FIRM_SKIP = _MEASURE_FIELDS | {"incremental_effects"}  # what the menus set, not the firm
+
+
+def _dynamics_presets(theory: Theory) -> pd.DataFrame:
+    p = theory.presets
+    return p[p.study == "malshe2017"]
+
+
+def dynamics_cases(theory: Theory | None = None) -> dict[str, dict]:
+    """The firms the dysfunction explorer runs: the middling firm (the book's defaults, plus the
+    starting dysfunction and level the menus choose) and each distinct firm of the 2017 case
+    presets (``data/presets.yaml``): a preset's inputs without its measures and curve, which the
+    menus set. key (the first preset with that firm) -> {"title", "inputs"}."""
+    theory = theory or smi.load()
+    names = theory.input_names()
+    cases = {MIDDLING: {"title": "A middling firm (the book's defaults)", "inputs": dict(theory.defaults)}}
+    for r in _dynamics_presets(theory).itertuples():
+        firm = {n: getattr(r, n) for n in names if n not in _FIRM_SKIP}
+        if not any({k: v for k, v in c["inputs"].items() if k not in _FIRM_SKIP} == firm
+                   for key, c in cases.items() if key != MIDDLING):
+            cases[r.key] = {"title": r.title, "inputs": {**dict(theory.defaults), **firm}}
+    return cases
+
+
+def _firm_of(preset_row, cases: dict[str, dict]) -> str:
+    for key, c in cases.items():
+        if key != MIDDLING and all(c["inputs"][k] == getattr(preset_row, k) for k in c["inputs"] if k not in _FIRM_SKIP):
+            return key
+    raise ValueError(f"presets.yaml: preset {preset_row.key!r} matches no firm of the dysfunction explorer")
+
+
+def dynamics_packages(theory: Theory | None = None) -> dict[str, dict]:
+    """The measures of each 2017 case preset that switches any on: preset key -> {"title",
+    "strength": {measure: strength}, "start": {measure: quarter}}. The menu offers each package
+    twice: timed as the preset times it, and with every measure from the quarter the menu picks."""
+    theory = theory or smi.load()
+    out = {}
+    for r in _dynamics_presets(theory).itertuples():
+        on = {m: float(getattr(r, m)) for m in MEASURES if float(getattr(r, m)) > 0}
+        if on:
+            out[r.key] = {"title": r.title, "strength": on, "start": {m: int(getattr(r, f"{m}_start")) for m in on}}
+    return out
+
+
+def _package_keys(preset: str) -> tuple[str, str]:
+    return f"pkg_{preset}", f"pkg_{preset}_from"  # timed as the preset; all from the chosen quarter
 
 
 def intervention_labels(theory: Theory | None = None) -> dict[str, str]:
-    """Menu labels, from ``data/interventions.csv``."""
+    """Menu labels, from ``data/interventions.csv`` (and the 2017 presets' packages)."""
     theory = theory or smi.load()
     names = dict(zip(theory.interventions.intervention, theory.interventions.label))
+
+    def joined(parts: list[str]) -> str:
+        return " + ".join(p if i == 0 else p[0].lower() + p[1:] for i, p in enumerate(parts))
+
     out = {}
     for key, measures in INTERVENTIONS.items():
         if not measures:
@@ -260,31 +337,88 @@ def intervention_labels(theory: Theory | None = None) -> dict[str, str]:
         elif measures == MEASURES:
             out[key] = "All five measures"
         else:
-            out[key] = " + ".join(names[m] if i == 0 else names[m][0].lower() + names[m][1:] for i, m in enumerate(measures))
+            out[key] = joined([names[m] for m in measures])
+    for preset, pk in dynamics_packages(theory).items():
+        what = joined([f"{names[m]} {v:g}" for m, v in pk["strength"].items()])
+        starts = sorted(set(pk["start"].values()))
+        when = f"quarter {starts[0]}" if len(starts) == 1 else f"quarters {starts[0]}–{starts[-1]}"
+        asis, moved = _package_keys(preset)
+        out[asis] = f"{what}, timed as in the preset ({when})"
+        out[moved] = f"{what}, all from the quarter below"
     return out
 
 
-def _grid_settings(theory: Theory) -> pd.DataFrame:
+def _intervention_settings(theory: Theory) -> list[tuple[str, dict[str, float], bool]]:
+    """(menu key, inputs it sets given a start quarter ``q`` as a placeholder, depends on the quarter)."""
+    out = [(key, {m: 1.0 for m in ms}, bool(ms)) for key, ms in INTERVENTIONS.items()]
+    for preset, pk in dynamics_packages(theory).items():
+        asis, moved = _package_keys(preset)
+        out.append((asis, {**pk["strength"], **{f"{m}_start": q for m, q in pk["start"].items()}}, False))
+        out.append((moved, dict(pk["strength"]), True))
+    return out
+
+
+def dynamics_preset_controls(theory: Theory | None = None) -> dict[str, dict]:
+    """What loading each 2017 case preset sets in the dysfunction explorer's menus: its firm,
+    its curve and its measures (none, or its package timed as the preset times it)."""
+    theory = theory or smi.load()
+    cases = dynamics_cases(theory)
+    packages = dynamics_packages(theory)
+    out = {}
+    for r in _dynamics_presets(theory).itertuples():
+        out[r.key] = {"start_point": _firm_of(r, cases), "curve": r.incremental_effects,
+                      "intervention": _package_keys(r.key)[0] if r.key in packages else "none"}
+    return out
+
+
+def starting_points(theory: Theory | None = None, cases: bool = True) -> dict[str, dict]:
+    """The dysfunction explorer's "Starting point" menu: key -> {"label", "case", "start", "level"}.
+
+    The middling firm from each dysfunction at :data:`START_LEVEL` (and communication paucity at
+    the other :data:`START_LEVELS`); with ``cases``, also the firm of each 2017 case preset
+    (``dynamics_cases``), which sets its own starting levels."""
+    theory = theory or smi.load()
+    out = {}
+    for d in DYSFUNCTIONS:
+        for lv in START_LEVELS.get(d, (START_LEVEL,)) if cases else (START_LEVEL,):
+            tag = " (mild)" if lv < START_LEVEL else " (severe)" if lv > START_LEVEL else ""
+            out[f"{d}@{lv:g}"] = {"label": f"{SERIES[d]} at {lv:g}{tag}, middling firm", "case": MIDDLING,
+                                  "start": d, "level": lv}
+    if cases:
+        for key, c in dynamics_cases(theory).items():
+            if key != MIDDLING:
+                starts = ", ".join(f"{SERIES[d].lower()} {c['inputs'][f'start_{d}']:g}" for d in DYSFUNCTIONS)
+                out[key] = {"label": f"Case preset: {c['title']} ({starts})", "case": key, "start": None, "level": None}
+    return out
+
+
+def _grid_settings(theory: Theory, cases: bool) -> pd.DataFrame:
     rows = []
-    for start in DYSFUNCTIONS:
+    ivs = _intervention_settings(theory) if cases else [
+        (k, {m: 1.0 for m in ms}, bool(ms)) for k, ms in INTERVENTIONS.items()]
+    firms = dynamics_cases(theory)
+    for point, sp in starting_points(theory, cases).items():
         for curve in CURVES:
-            for iv, measures in INTERVENTIONS.items():
-                for q in (START_QUARTERS if measures else (0,)):
-                    row = dict(theory.defaults)
-                    row[f"start_{start}"] = START_LEVEL
+            for iv, sets, by_quarter in ivs:
+                for q in (START_QUARTERS if by_quarter else (0,)):
+                    row = dict(firms[sp["case"]]["inputs"])
+                    row.update({m: 0.0 for m in MEASURES})  # the menus choose the measures
+                    if sp["start"] is not None:
+                        row[f"start_{sp['start']}"] = sp["level"]
                     row["incremental_effects"] = curve
-                    row.update({m: 1.0 for m in measures})
                     row.update({f"{m}_start": q for m in MEASURES})
-                    rows.append({"start": start, "curve": curve, "intervention": iv, "from_quarter": q, **row})
+                    row.update(sets)
+                    rows.append({"point": point, "case": sp["case"], "start": sp["start"], "level": sp["level"],
+                                 "curve": curve, "intervention": iv, "from_quarter": q, "by_quarter": by_quarter, **row})
     return pd.DataFrame(rows)
 
 
-@functools.lru_cache(maxsize=2)
-def _grid(theory: Theory, quarters: int, band: bool) -> pd.DataFrame:
-    settings = _grid_settings(theory)
+@functools.lru_cache(maxsize=4)
+def _grid(theory: Theory, quarters: int, band: bool, cases: bool) -> pd.DataFrame:
+    settings = _grid_settings(theory, cases)
     x = settings[theory.input_names()]
     sim = smi.simulate(x, quarters=quarters, theory=theory)
-    out = settings[["start", "curve", "intervention", "from_quarter"]].copy()
+    out = settings[["point", "case", "start", "level", "curve", "intervention", "from_quarter", "by_quarter"]].copy()
     for s in SERIES:
         out[s] = list(sim[s].to_numpy().reshape(quarters + 1, len(settings)).T.round(GRID_DECIMALS))
     if band:
@@ -300,18 +434,24 @@ def _grid(theory: Theory, quarters: int, band: bool) -> pd.DataFrame:
         for s in SERIES:
             out[f"{s}_low"], out[f"{s}_high"] = low[s], high[s]
         out.attrs["draws"] = len(draws)
+    out.attrs["cases"] = cases
     return out
 
 
-def dysfunction_grid(theory: Theory | None = None, quarters: int = 40, band: bool = True) -> pd.DataFrame:
+def dysfunction_grid(theory: Theory | None = None, quarters: int = 40, band: bool = True,
+                     cases: bool = True) -> pd.DataFrame:
     """Every combination the dysfunction explorer offers, simulated by the model.
 
-    One row per run: its settings plus one array per series (quarters 0..``quarters``, rounded
-    to :data:`GRID_DECIMALS`). ``band``: also ``<series>_low`` and ``<series>_high``, the
+    One row per run: its settings (``point``, a key of :func:`starting_points`, with its
+    ``case``, ``start`` and ``level``; ``curve``; ``intervention``; ``from_quarter``, 0 where
+    the intervention does not depend on it) plus one array per series (quarters 0..``quarters``,
+    rounded to :data:`GRID_DECIMALS`). ``band``: also ``<series>_low`` and ``<series>_high``, the
     5th and 95th percentile at each quarter over ``smi.weight_draws`` (``smi.simulate_draws``).
-    Cached per theory: the book's two dynamics explorers and the tests share one grid.
+    ``cases``: also the 2017 case presets' firms and packages, and the mild and severe starts
+    (the chapter that asks for them); without, each dysfunction from the middling start only.
+    Cached per theory: the book's dynamics explorers and the tests share the grids.
     """
-    return _grid(theory or smi.load(), quarters, band).copy()
+    return _grid(theory or smi.load(), quarters, band, cases).copy()
 
 
 def _b36(levels) -> str:
@@ -323,42 +463,50 @@ def dysfunction_chart(grid: pd.DataFrame, title: str, theory: Theory | None = No
     """Lines of the three dysfunctions and SMI functioning over quarters, for the selected run, each
     over its robustness band (a shaded area) when the grid carries one.
 
-    Each run ships its series as compact strings (:func:`_b36`); the browser decodes only the
-    selected run, so a menu change filters a few hundred records and decodes 41 quarters.
+    Menus: the starting point (the middling firm from one dysfunction, or a 2017 case's firm), the
+    incremental-effects curve, the intervention and the quarter it starts. Each run ships as one
+    string: its menu entries as digits, then its series (:func:`_b36`, series after series: values,
+    then 5th and 95th percentiles); the browser decodes only the selected run's 41 quarters.
     """
     theory = theory or smi.load()
     quarters = len(grid[next(iter(SERIES))].iloc[0]) - 1
+    n = quarters + 1
     band = f"{next(iter(SERIES))}_low" in grid.columns
     keys = list(SERIES)
+    cases = bool(grid.attrs.get("cases", True))
+    points = starting_points(theory, cases)
+    iv_labels = {k: v for k, v in intervention_labels(theory).items() if k in set(grid.intervention)}
+    point_keys, iv_keys = list(points), list(iv_labels)
+    assert max(len(point_keys), len(iv_keys), len(START_QUARTERS)) <= 10  # one digit per menu entry
     records = []
     for r in grid.itertuples():
-        rec = {"start": r.start, "curve": r.curve, "iv": r.intervention, "q": int(r.from_quarter)}
-        for i, s in enumerate(keys):
-            rec[f"v{i}"] = _b36(getattr(r, s))
-            if band:
-                rec[f"l{i}"], rec[f"h{i}"] = _b36(getattr(r, f"{s}_low")), _b36(getattr(r, f"{s}_high"))
-        records.append(rec)
-    dys_labels = {d: SERIES[d] for d in DYSFUNCTIONS}
-    iv_labels = intervention_labels(theory)
-    p_start = alt.param(name="start_dysfunction", value="communication_paucity",
-                        bind=alt.binding_select(options=list(dys_labels), labels=list(dys_labels.values()),
-                                                name=f"Starting dysfunction (level {START_LEVEL}) "))
+        code = "".join(_b36(getattr(r, s)) for s in keys)
+        if band:
+            code += "".join(_b36(getattr(r, f"{s}_{e}")) for e in ("low", "high") for s in keys)
+        # a run is one string: its menu entries as one digit each (their index in the menu; "x": any
+        # start quarter), then its series; the page carries nothing else per run
+        q = str(START_QUARTERS.index(int(r.from_quarter))) if r.by_quarter else "x"
+        records.append(f"{point_keys.index(r.point)}{CURVES.index(r.curve)}{iv_keys.index(r.intervention)}{q}{code}")
+    p_point = alt.param(name="start_point", value=f"communication_paucity@{START_LEVEL:g}",
+                        bind=alt.binding_select(options=list(points), labels=[p["label"] for p in points.values()],
+                                                name="Starting point "))
     p_curve = alt.param(name="curve", value="linear",
                         bind=alt.binding_select(options=list(CURVES), name="Incremental effects "))
     p_iv = alt.param(name="intervention", value="none",
                      bind=alt.binding_select(options=list(iv_labels), labels=list(iv_labels.values()),
-                                             name="Intervention (full strength) "))
+                                             name="Intervention (full strength unless stated) "))
     p_q = alt.param(name="from_quarter", value=4,
                     bind=alt.binding_select(options=list(START_QUARTERS), name="Intervention starts in quarter "))
 
-    def dec(field: str) -> str:
-        return f"parseInt(substring({field}, 2 * datum.quarter, 2 * datum.quarter + 2), 36) / 1000"
+    def dec(block: str) -> str:  # block: 0 values, 1 lows, 2 highs
+        at = f"4 + 2 * ({block} * {len(keys) * n} + datum.i * {n} + datum.quarter)"
+        return f"parseInt(substring(datum.data, {at}, {at} + 2), 36) / 1000"
 
-    calc = {"level": dec("datum.code"), "label": f"{json.dumps(list(SERIES.values()))}[datum.i]"}
+    calc = {"level": dec("0"), "label": f"{json.dumps(list(SERIES.values()))}[datum.i]"}
     if band:
-        calc.update(low=dec("datum['l' + datum.i]"), high=dec("datum['h' + datum.i]"))
+        calc.update(low=dec("1"), high=dec("2"))
     names = list(SERIES.values())
-    x = alt.X("quarter:Q", title="Quarter", scale=alt.Scale(domain=[0, quarters]))
+    x = alt.X("quarter:Q", title="Quarter (three months each)", scale=alt.Scale(domain=[0, quarters]))
     level = alt.Scale(domain=[0, 1])
     color = alt.Color("label:N", title=None, scale=alt.Scale(domain=names, range=PALETTE[:4]),
                       legend=alt.Legend(orient="bottom", columns=2, symbolType="stroke", symbolStrokeWidth=2.5))
@@ -384,15 +532,17 @@ def dysfunction_chart(grid: pd.DataFrame, title: str, theory: Theory | None = No
     # the transforms sit on the layer, so Vega decodes the selected run once for both marks
     chart = (
         alt.layer(*layers, data=alt.Data(values=records))
-        .transform_filter("datum.start == start_dysfunction && datum.curve == curve && datum.iv == intervention"
-                          " && (intervention == 'none' || datum.q == from_quarter)")
-        .transform_calculate(quarter=f"sequence(0, {quarters + 1})")
+        .transform_filter(f"substring(datum.data, 0, 3) == '' + indexof({json.dumps(point_keys)}, start_point)"
+                          f" + indexof({json.dumps(list(CURVES))}, curve) + indexof({json.dumps(iv_keys)}, intervention)"
+                          f" && (substring(datum.data, 3, 4) == 'x' || substring(datum.data, 3, 4) == ''"
+                          f" + indexof({json.dumps(list(START_QUARTERS))}, from_quarter))")
+        .transform_calculate(quarter=f"sequence(0, {n})")
         .transform_flatten(["quarter"])
-        .transform_fold([f"v{i}" for i in range(len(keys))], as_=["key", "code"])
-        .transform_calculate(i="toNumber(substring(datum.key, 1))")
+        .transform_calculate(i=f"sequence(0, {len(keys)})")
+        .transform_flatten(["i"])
         .transform_calculate(**calc)
     )
-    return chart.add_params(p_start, p_curve, p_iv, p_q).properties(
+    return chart.add_params(p_point, p_curve, p_iv, p_q).properties(
         title=alt.TitleParams(title, subtitle=subtitle), width=WIDTH, height=260)
 
 
@@ -475,7 +625,7 @@ def output_bars(values: dict[str, float], title: str, theory: Theory | None = No
                  for k, v in compare.items()]
     order = [labels.get(k, k) for k in values]
     df = pd.DataFrame(rows)
-    y = alt.Y("output:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))
+    y = alt.Y("output:N", sort=order, title=None)
     enc = dict(x=alt.X("value:Q", scale=alt.Scale(domain=[0, 1]), title="Strength (0 = absent, 1 = strongest the model allows)"),
                y=y, tooltip=[alt.Tooltip("output:N"), alt.Tooltip("run:N"), alt.Tooltip("value:Q", format=".3f")])
     if compare:
@@ -514,7 +664,7 @@ def sensitivity_chart(sens: pd.DataFrame, title: str, top: int = 8) -> alt.Chart
     """The inputs whose move (alone, to the better end of its range) improves the output most."""
     df = sens[sens.actionable].head(top).copy()
     df["move"] = df.best_move.map({"raise": "raise it", "lower": "lower it", "none": "no gain"})
-    y = alt.Y("label:N", sort=None, title=None, axis=alt.Axis(labelLimit=260))
+    y = alt.Y("label:N", sort=None, title=None)
     bars = alt.Chart(df).mark_bar().encode(
         x=alt.X("gain:Q", title="Best improvement from moving this input alone"),
         y=y,
@@ -558,7 +708,7 @@ def sensemaking_chart(rows: pd.DataFrame, title: str) -> alt.Chart:
     base = alt.Chart(rows)
     bars = base.mark_bar().encode(
         x=alt.X("value:Q", scale=alt.Scale(domain=[0, 1]), title="Intensity (0-1)"),
-        y=alt.Y("label:N", sort=None, title=None, axis=alt.Axis(labelLimit=220)),
+        y=alt.Y("label:N", sort=None, title=None),
         color=alt.Color("stage:N", title=None, scale=alt.Scale(domain=stages, range=PALETTE[:3]),
                         legend=alt.Legend(orient="bottom")),
         tooltip=["side", "dysfunction", "stage", "label", alt.Tooltip("value:Q", format=".3f")])

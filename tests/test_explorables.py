@@ -7,6 +7,9 @@ ends and whisker ends, read from the scenegraph) must equal ``smi.robustness``.
 """
 from __future__ import annotations
 
+import re
+
+import altair as alt
 import numpy as np
 import pandas as pd
 import pytest
@@ -179,26 +182,24 @@ def test_draws_ship_only_the_weights_the_outputs_use():
 
 # --------------------------------------------------------------------------- dysfunction dynamics
 
-def _grid_row(grid, start, curve, iv, q):
-    return grid[(grid.start == start) & (grid.curve == curve) & (grid.intervention == iv)
+def _grid_row(grid, point, curve, iv, q):
+    return grid[(grid.point == point) & (grid.curve == curve) & (grid.intervention == iv)
                 & (grid.from_quarter == q)].iloc[0]
 
 
-def _scenario(start, curve, iv, q) -> pd.DataFrame:
+def _scenario(point, curve, iv, q) -> pd.DataFrame:
+    start, level = point.split("@")
     on = {m: 1.0 for m in charts.INTERVENTIONS[iv]}
-    return smi.scenario(**{f"start_{start}": charts.START_LEVEL, "incremental_effects": curve, **on,
+    return smi.scenario(**{f"start_{start}": float(level), "incremental_effects": curve, **on,
                            **{f"{m}_start": q for m in charts.MEASURES}})
 
 
-RUNS = [("lack_of_collaboration", "increasing", "all", 8), ("overt_conflict", "decreasing", "customized", 0),
-        ("communication_paucity", "linear", "none", 0), ("communication_paucity", "linear", "joint_calls_rotation", 24)]
+RUNS = [("lack_of_collaboration@0.5", "increasing", "all", 8), ("overt_conflict@0.5", "decreasing", "customized", 0),
+        ("communication_paucity@0.5", "linear", "none", 0), ("communication_paucity@0.5", "linear", "joint_calls_rotation", 16),
+        ("communication_paucity@0.2", "linear", "none", 0), ("communication_paucity@0.7", "increasing", "function_fix", 2)]
 
 
-@pytest.mark.parametrize("run", RUNS)
-def test_dysfunction_grid_is_the_model(run):
-    grid = charts.dysfunction_grid()
-    row = _grid_row(grid, *run)
-    scen = _scenario(*run)
+def _check_row(row, scen):
     sim = smi.simulate(scen, quarters=40)
     a = smi.simulate_draws(scen, 40, smi.weight_draws())
     for s in charts.SERIES:
@@ -206,7 +207,33 @@ def test_dysfunction_grid_is_the_model(run):
         lo, hi = np.percentile(a[s][:, 0, :], [5, 95], axis=-1)
         np.testing.assert_allclose(row[f"{s}_low"], lo, atol=5e-4 + 1e-12)
         np.testing.assert_allclose(row[f"{s}_high"], hi, atol=5e-4 + 1e-12)
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_dysfunction_grid_is_the_model(run):
+    grid = charts.dysfunction_grid()
+    _check_row(_grid_row(grid, *run), _scenario(*run))
     assert grid.attrs["draws"] >= 200
+
+
+@pytest.mark.parametrize("preset", ["price_hike_discounted", "no_point_involving_sales", "price_hike_prevented"])
+def test_loading_a_case_preset_shows_that_preset(preset):
+    """The menu settings a case preset loads select a run that is the preset's own scenario."""
+    controls = charts.dynamics_preset_controls()[preset]
+    grid = charts.dysfunction_grid()
+    row = _grid_row(grid, controls["start_point"], controls["curve"], controls["intervention"], 0)
+    _check_row(row, smi.preset(preset))
+
+
+@pytest.mark.parametrize("q", [2, 16])
+def test_predict_reveal_package_is_in_the_explorer(q):
+    """The dysfunction chapter's predict-then-reveal: the price-hike firm with the prevented case's
+    package, every measure from quarter 2 or 16 (claims.yaml scenarios package_early/late)."""
+    grid = charts.dysfunction_grid()
+    row = _grid_row(grid, "price_hike_discounted", "linear", "pkg_price_hike_prevented_from", q)
+    scen = smi.preset("price_hike_discounted").assign(function_fix=0.5, openness=0.8, joint_calls=0.6,
+                                                      function_fix_start=q, openness_start=q, joint_calls_start=q)
+    _check_row(row, scen)
 
 
 def test_intervention_menu_follows_the_paper():
@@ -216,18 +243,26 @@ def test_intervention_menu_follows_the_paper():
     singles = {ms[0] for ms in charts.INTERVENTIONS.values() if len(ms) == 1}
     assert {"function_fix", "openness", "customized"} <= singles
     assert labels["customized"] == "Customized individual approach"
+    assert "timed as in the preset (quarters 1–2)" in labels["pkg_price_hike_prevented"]
     grid = charts.dysfunction_grid()
-    assert set(grid.intervention) == set(charts.INTERVENTIONS)
-    assert len(grid) == len(DYSFUNCTIONS) * len(charts.CURVES) * (
-        1 + (len(charts.INTERVENTIONS) - 1) * len(charts.START_QUARTERS))
+    assert set(grid.intervention) == set(labels)
+    points = charts.starting_points()
+    per_point = 2 + (len(charts.INTERVENTIONS) - 1 + 1) * len(charts.START_QUARTERS)
+    assert len(grid) == len(points) * len(charts.CURVES) * per_point
+    small = charts.dysfunction_grid(cases=False)  # the integration chapter: middling starts only
+    assert set(small.point) == {f"{d}@0.5" for d in DYSFUNCTIONS}
+    assert len(small) == len(DYSFUNCTIONS) * len(charts.CURVES) * (1 + (len(charts.INTERVENTIONS) - 1) * len(charts.START_QUARTERS))
 
 
-@pytest.mark.parametrize("run", [("overt_conflict", "linear", "none", 0), ("lack_of_collaboration", "decreasing", "customized", 8)])
+@pytest.mark.parametrize("run", [("overt_conflict@0.5", "linear", "none", 0),
+                                 ("lack_of_collaboration@0.5", "decreasing", "customized", 8),
+                                 ("communication_paucity@0.7", "linear", "none", 0),
+                                 ("price_hike_discounted", "linear", "pkg_price_hike_prevented_from", 16)])
 def test_dysfunction_chart_draws_the_selected_run_and_its_band(run):
-    start, curve, iv, q = run
+    point, curve, iv, q = run
     grid = charts.dysfunction_grid()
     spec = charts.dysfunction_chart(grid, "t").to_dict()
-    spec = with_params(spec, {"start_dysfunction": start, "curve": curve, "intervention": iv, "from_quarter": q})
+    spec = with_params(spec, {"start_point": point, "curve": curve, "intervention": iv, "from_quarter": q})
     lines, areas = marks(spec, "line"), marks(spec, "area")
     # one line and one band per series, each with all 41 quarters
     assert len(lines) == 4 and len(areas) == 4 and all(len(items) == 41 for items in lines + areas)
@@ -243,4 +278,118 @@ def test_dysfunction_chart_draws_the_selected_run_and_its_band(run):
         s = series(items)
         np.testing.assert_allclose([1 - it["y"] / height for it in items], row[f"{s}_low"], atol=1e-9)
         np.testing.assert_allclose([1 - it["y2"] / height for it in items], row[f"{s}_high"], atol=1e-9)
-    assert row[start][0] == charts.START_LEVEL
+    if "@" in point:
+        start, level = point.split("@")
+        assert row[start][0] == float(level)
+
+
+# --------------------------------------------------------------------------- case-preset menus
+
+@pytest.mark.parametrize("kind,preset", [("linkages", "guarded_value_proposition"), ("capabilities", "packaging_flop"),
+                                         ("chain", "hospital_accounts_feedback_loops")])
+def test_preset_values_set_every_parameter_and_draw_the_preset(kind, preset):
+    """An explorer opened on one preset, with the parameters another preset's menu entry sets,
+    draws the other preset's numbers: every input the outputs read is a parameter."""
+    from smi_charts import book
+    exp = charts.explorable(kind, charts.kind_inputs(kind)[:3], charts.default_values("diluted_key_terms"), "t")
+    values = book.preset_values(kind, preset)
+    assert set(values) == {p["name"] for p in exp.chart.to_dict()["params"]}
+    drawn = drawn_numbers(with_params(exp.chart.to_dict(), values))
+    expected = charts.explorable_values(kind, charts.default_values(preset))[exp.outputs].to_numpy()
+    np.testing.assert_allclose(drawn, expected.round(3), atol=0.0011)
+
+
+# --------------------------------------------------------------------------- theme
+
+def _builder_charts() -> dict[str, alt.TopLevelMixin]:
+    from smi_charts import bands
+    start = charts.default_values("program_creep")
+    scen = smi.preset("program_creep")
+    expl = smi.explain(scen, ["market_sensing"])
+    sens = smi.sensitivity(scen, "market_sensing")
+    sim = smi.simulate(smi.preset("price_hike_discounted"), quarters=12)
+    labels = charts.output_labels(THEORY)
+    sm = THEORY.sensemaking
+    rows = pd.DataFrame([{"side": r.side, "dysfunction": r.dysfunction.replace("_", " "), "stage": stage,
+                          "label": f"{r.label} ({r.dysfunction.replace('_', ' ')})", "value": 0.4, "low": 0.3, "high": 0.5}
+                         for r, stage in zip(sm[sm.stage != "trigger"].itertuples(),
+                                             ["situational meaning", "existential meaning", "response"] * 100)])
+    caps = charts.KIND_OUTPUTS["capabilities"]
+    values = charts.explorable_values("capabilities", start)
+    out = {f"explorable_{k}": charts.explorable(k, charts.kind_inputs(k), start, f"t {k}", draws=DRAWS).chart
+           for k in ("linkages", "capabilities", "chain")}
+    out["explorable_plain"] = charts.explorable("chain", ["key_terms"], start, "plain").chart
+    out["dysfunction_chart"] = charts.dysfunction_chart(charts.dysfunction_grid(cases=False), "dynamics")
+    out.update({f"sample_{s}": charts.sample_chart(s) for s in ("malshe2011", "hughes2012", "malshe2017")})
+    out["output_bars"] = charts.output_bars(dict(values), "bars")
+    out["spillover_chart"] = charts.spillover_chart(dict(values), dict(values * 0.9), "spill")
+    out["attribution_chart"] = charts.attribution_chart(smi.by_proposition(expl), "why")
+    out["sensitivity_chart"] = charts.sensitivity_chart(sens, "move")
+    out["trajectory_chart"] = charts.trajectory_chart({"A": sim, "B": sim}, list(charts.SERIES), "traj")
+    out["sensemaking_chart"] = charts.sensemaking_chart(rows, "sides")
+    out["facet_with_band"] = bands.facet_with_band(charts.sensemaking_chart(rows, "sides"), alt.Y("label:N", sort=None))
+    bars = charts.explorable("capabilities", charts.kind_inputs("capabilities"), start, "lab", bind=False).chart
+    out["with_band"] = bands.with_band(bars, caps, labels, {o: [0.1, 0.9] for o in caps}, "lab")
+    traj = {s: [sim[s].tolist()] * 3 for s in charts.SERIES}
+    out["trajectory_band_chart"] = bands.trajectory_band_chart(12, list(charts.SERIES), {**labels, **charts.SERIES},
+                                                               traj, "band", run_b=sim)
+    return out
+
+
+BUILT = None
+
+
+def _built():
+    global BUILT
+    if BUILT is None:
+        BUILT = {k: c.to_dict() for k, c in _builder_charts().items()}
+    return BUILT
+
+
+def _walk(node, path=""):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield path, k, v
+            yield from _walk(v, f"{path}.{k}")
+    elif isinstance(node, list):
+        for v in node:
+            yield from _walk(v, path)
+
+
+def _width(text: str, size: float) -> float:
+    """A generous estimate of rendered text width: 0.62 em per character (Helvetica averages ~0.55)."""
+    return 0.62 * size * len(text)
+
+
+def test_every_builder_gets_the_theme():
+    from smi_charts import theme
+    for name, spec in _built().items():
+        cfg = spec.get("config", {})
+        assert cfg.get("axis", {}).get("labelFontSize", 0) >= theme.MIN_FONT, name
+        for part, keys in {"axis": ("labelFontSize", "titleFontSize"), "legend": ("labelFontSize", "titleFontSize"),
+                           "title": ("fontSize", "subtitleFontSize"), "header": ("labelFontSize", "titleFontSize"),
+                           "text": ("fontSize",)}.items():
+            for k in keys:
+                assert cfg[part][k] >= theme.MIN_FONT, (name, part, k)
+        # no builder overrides a size below the minimum anywhere in its spec
+        for path, k, v in _walk(spec):
+            if k.lower().endswith("fontsize") and isinstance(v, (int, float)):
+                assert v >= theme.MIN_FONT, (name, path, k, v)
+        assert cfg["legend"]["labelLimit"] == 0 and cfg["legend"]["titleLimit"] == 0  # 0: Vega truncates nothing
+
+
+def test_no_axis_label_or_legend_is_cut_at_the_theme_font():
+    """Axis labels fit their limit at 12 px; rendered, no text is truncated (no ellipsis)."""
+    from smi_charts import theme
+    longest = max(list(charts.output_labels(THEORY).values()) + list(charts.GROUP.values())
+                  + list(THEORY.inputs.label) + [f"{r.label} ({r.dysfunction.replace('_', ' ')})"
+                                                 for r in THEORY.sensemaking.itertuples()], key=len)
+    for name, spec in _built().items():
+        assert spec["config"]["axis"]["labelLimit"] == theme.AXIS_LABEL_LIMIT == 0
+        for path, k, v in _walk(spec):  # any limit a builder sets fits the longest label at the theme's size
+            if k in ("labelLimit", "titleLimit", "limit") and isinstance(v, (int, float)) and v:
+                assert v >= _width(longest, theme.MIN_FONT), (name, path, k, v)
+        svg = vlc.vegalite_to_svg(spec, vl_version="6.4")
+        assert "…" not in svg, name
+        sizes = [float(x) for x in re.findall(r'font-size="([0-9.]+)', svg)]
+        assert sizes and min(sizes) >= theme.MIN_FONT, (name, sorted(set(sizes)))

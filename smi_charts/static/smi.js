@@ -10,17 +10,32 @@
   function save(key, value) { try { localStorage.setItem(storeKey(key), JSON.stringify(value)); } catch (e) { /* private mode */ } }
   function forget(key) { try { localStorage.removeItem(storeKey(key)); } catch (e) { /* ignore */ } }
 
-  /* Find the dataset that carries the explorable's outputs (one row each, with every column the
-   * numbers table shows), so the table follows the sliders. */
-  function liveDataset(view, live, columns) {
+  /* Find the dataset that carries the rows the numbers table shows (one per output, or
+   * live.table.rows rows keyed by live.table.key), with every column the table shows, so the
+   * table follows the controls. */
+  function liveDataset(view, n, fields) {
     var names = Object.keys(view.getState({ data: function () { return true; }, signals: function () { return false; } }).data || {});
     for (var i = 0; i < names.length; i++) {
       var rows;
       try { rows = view.data(names[i]); } catch (e) { continue; }
-      if (rows && rows.length === live.outputs.length && "output" in rows[0] && !("datum" in rows[0]) &&
-          columns.every(function (c) { return c in rows[0]; })) { return names[i]; }
+      if (rows && rows.length === n && !("datum" in rows[0]) &&
+          fields.every(function (c) { return c in rows[0]; })) { return names[i]; }
     }
     return null;
+  }
+
+  /* A range slider's readout shows the value to the slider's step (a preset's computed SMI
+   * connection would otherwise show 17 digits). */
+  function roundReadouts(vis) {
+    vis.parentNode.querySelectorAll(".vega-bind input[type=range]").forEach(function (input) {
+      var span = input.nextElementSibling;  // Vega's readout: the span right after the slider
+      if (!span || span.tagName !== "SPAN") { return; }
+      var step = String(input.step || "1"), d = step.indexOf(".") < 0 ? 0 : step.length - step.indexOf(".") - 1;
+      if (span && span.textContent !== "" && !isNaN(Number(span.textContent))) {
+        var text = Number(span.textContent).toFixed(d);
+        if (span.textContent !== text) { span.textContent = text; }
+      }
+    });
   }
 
   window.smiEmbed = function (id) {
@@ -33,25 +48,56 @@
       fig.classList.add("smi-live");
       (window.smiViews = window.smiViews || {})[id] = res.view;  // for tests and benchmarks
       vis.removeAttribute("aria-hidden");
-      if (!live.outputs.length) { return; }
-      // table columns after the output's name: the value, then the band's statistics if any
-      var columns = live.band ? live.band.columns : ["value"];
-      var dataset = liveDataset(res.view, live, columns);
-      var update = function () {
-        (dataset ? res.view.data(dataset) : []).forEach(function (row) {
-          var tr = fig.querySelector("tr[data-output='" + live.labels[row.output] + "']");
-          if (!tr) { return; }
-          columns.forEach(function (c, j) {
-            var text = Number(row[c]).toFixed(3), cell = tr.cells[j + 1];
-            if (cell.textContent !== text) { cell.textContent = text; }  // no DOM work for unchanged numbers
+      var update = function () { roundReadouts(vis); };
+      var table = live.table || (live.outputs.length ? {
+        key: ["output"], rows: live.outputs.length, columns: live.band ? live.band.columns : ["value"] } : null);
+      if (table) {
+        // rows found by their data attribute, never by a selector built from a label (a label may hold quotes)
+        var byKey = {};
+        fig.querySelectorAll("tbody tr[data-output]").forEach(function (tr) { byKey[tr.getAttribute("data-output")] = tr; });
+        var keyOf = live.table
+          ? function (row) { return table.key.map(function (f) { return String(row[f]); }).join("|"); }
+          : function (row) { return live.labels[row.output]; };
+        var offset = live.table ? table.key.length : 1;  // cells before the numbers
+        var dataset = liveDataset(res.view, table.rows, table.key.concat(table.columns));
+        update = function () {
+          roundReadouts(vis);
+          (dataset ? res.view.data(dataset) : []).forEach(function (row) {
+            var tr = byKey[keyOf(row)];
+            if (!tr) { return; }
+            table.columns.forEach(function (c, j) {
+              var text = Number(row[c]).toFixed(3), cell = tr.cells[j + offset];
+              if (cell && cell.textContent !== text) { cell.textContent = text; }  // no DOM work for unchanged numbers
+            });
           });
-        });
-      };
+        };
+      }
+      var params = (spec.params || []).map(function (p) { return p.name; });
       Object.keys(res.view.getState({ signals: function () { return true; } }).signals || {}).forEach(function (s) {
-        if (spec.params && spec.params.some(function (p) { return p.name === s; })) {
+        if (params.indexOf(s) >= 0) {
           res.view.addSignalListener(s, function () { res.view.runAsync().then(update); });
         }
       });
+      // case presets: Load sets every parameter the preset names (bound controls follow their signal)
+      var menu = fig.querySelector(".smi-presets");
+      if (menu && live.presets) {
+        var select = menu.querySelector("select"), status = menu.querySelector(".smi-preset-status");
+        menu.querySelector(".smi-load").addEventListener("click", function () {
+          var p = live.presets[select.value];
+          if (!p) { return; }
+          // set inside a run's prerun callback, as Vega's own bindings do: never while the dataflow runs
+          res.view.runAsync(null, function () {
+            Object.keys(p.values).forEach(function (n) {
+              if (params.indexOf(n) >= 0) { res.view.signal(n, p.values[n]); }
+            });
+          }).then(function () {
+            update();
+            status.textContent = "Loaded: " + p.title + ".";
+            fig.dispatchEvent(new CustomEvent("smi:preset", { bubbles: true, detail: select.value }));
+          });
+        });
+        menu.hidden = false;
+      }
       update();
       fig.dispatchEvent(new CustomEvent("smi:ready", { bubbles: true }));
     }).catch(function (err) { console.error("explorable " + id + ": " + err); });

@@ -1,6 +1,8 @@
 """Predict-then-reveal and self-checks: feedback explains, answers persist, reset clears."""
 from __future__ import annotations
 
+import pytest
+
 
 def test_self_check_feedback_persists_and_resets(site_url, watched):
     page = watched.page
@@ -25,18 +27,30 @@ def test_self_check_feedback_persists_and_resets(site_url, watched):
     assert not watched.errors, watched.errors
 
 
-def test_predict_then_reveal(site_url, watched):
+@pytest.mark.parametrize("pick", ["answer", "other"])
+def test_predict_then_reveal(pick, site_url, watched):
+    """The verdict says whether the prediction chosen is the one the studies and the model support."""
     page = watched.page
     page.goto(f"{site_url}/book/hughes2012.html")
     box = page.locator(".smi-predict").first
+    answer = int(box.get_attribute("data-answer"))
+    n = box.locator("input").count()
+    choice = answer if pick == "answer" else (answer + 1) % n
     button = box.locator(".smi-reveal")
     assert button.is_disabled()  # predict first
     assert box.locator(".smi-explanation").is_hidden()
-    box.locator("input").first.check()
+    assert box.locator(".smi-verdict").text_content() == ""
+    box.locator("input").nth(choice).check()
     button.click()
     assert box.locator(".smi-explanation").is_visible()
-    assert box.locator(".smi-verdict").text_content()
+    verdict = box.locator(".smi-verdict").text_content()
+    if pick == "answer":
+        assert verdict.startswith("Your prediction matches")
+    else:
+        assert verdict.startswith("Your prediction differs")
     page.reload()
     box = page.locator(".smi-predict").first
     assert box.locator(".smi-explanation").is_visible()  # remembered
+    assert box.locator("input").nth(choice).is_checked()
+    assert box.locator(".smi-verdict").text_content() == verdict
     assert not watched.errors, watched.errors
