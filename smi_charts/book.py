@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import os
-import re
 
 import altair as alt
 import pandas as pd
@@ -25,25 +23,14 @@ from markdown_it import MarkdownIt
 import smi
 
 from . import charts
+from .templating import check_key, json_for_script
 
-_KEY = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _md = MarkdownIt("commonmark")
 
 # Voila lab each explorable links to; the labs are served next to the book (see `make serve`).
 LABS_URL = os.environ.get("SMI_LABS_URL", "http://127.0.0.1:8866/voila/render/")
 LAB_FOR = {"linkages": "linkage_lab.ipynb", "capabilities": "capability_lab.ipynb",
            "chain": "capability_lab.ipynb", "dynamics": "dysfunction_lab.ipynb"}
-
-
-def _check_key(key: str) -> str:
-    if not isinstance(key, str) or not _KEY.match(key):
-        raise ValueError(f"component key must be lowercase letters, digits and dashes (value {key!r})")
-    return key
-
-
-def _json_for_script(obj) -> str:
-    # "</" would end the <script> element early
-    return json.dumps(obj).replace("</", "<\\/")
 
 
 def _svg_data_uri(spec: dict) -> str:
@@ -108,8 +95,8 @@ def figure_html(key: str, chart: alt.TopLevelMixin | dict, title: str, alt_text:
 <figcaption>{html.escape(title)}.{lab_link}{f' <span class="smi-band-note">{html.escape(note)}</span>' if note else ''}</figcaption>
 <details class="smi-numbers"><summary>Numbers behind this chart</summary>
 {_table_html(numbers, key=key if keyed else None, key_columns=key_columns)}</details>
-<script type="application/json" id="smi-{key}-spec">{_json_for_script(spec)}</script>
-<script type="application/json" id="smi-{key}-live">{_json_for_script(live)}</script>
+<script type="application/json" id="smi-{key}-spec">{json_for_script(spec)}</script>
+<script type="application/json" id="smi-{key}-live">{json_for_script(live)}</script>
 <script>window.smiEmbed && window.smiEmbed("smi-{key}");</script>
 </figure>"""
 
@@ -155,7 +142,7 @@ def _explorer_presets(kind: str, theory) -> dict[str, dict]:
 
 def _explorer(kind: str, key: str, inputs: list[str] | None, preset: str | None, title: str | None,
               default_inputs: list[str]) -> None:
-    _check_key(key)
+    check_key(key)
     theory = smi.load()
     inputs = list(inputs or default_inputs)
     known = set(theory.input_names()) | {"smi_connection"}
@@ -205,7 +192,7 @@ def dysfunction_explorer(key: str, title: str | None = None, cases: bool = True)
     each over its robustness band. ``cases``: the starting points include the 2017 case presets'
     firms and mild and severe starts, the menu their packages, and a preset menu loads each case
     (about 0.8 MB of precomputed runs; without, about 0.3 MB)."""
-    _check_key(key)
+    check_key(key)
     theory = smi.load()
     title = title or "Dysfunction dynamics"
     grid = charts.dysfunction_grid(cases=cases)
@@ -284,7 +271,7 @@ def propositions(study: str, numbers: list[str] | None = None) -> None:
 
 def predict_reveal(key: str, prompt: str, options: list[str], answer: int, explanation: str) -> None:
     """Commit to a prediction, then reveal the explanation (kept in the reader's browser)."""
-    _check_key(key)
+    check_key(key)
     if not 0 <= answer < len(options):
         raise ValueError(f"{key}: answer {answer!r} is not an index into {len(options)} options")
     radios = "".join(
@@ -300,7 +287,7 @@ def predict_reveal(key: str, prompt: str, options: list[str], answer: int, expla
 
 def self_check(key: str, question: str, options: list[tuple[str, bool, str]]) -> None:
     """A multiple-choice question; each option explains why it is right or wrong."""
-    _check_key(key)
+    check_key(key)
     if not any(ok for _, ok, _ in options):
         raise ValueError(f"{key}: at least one option must be correct")
     radios = "".join(
