@@ -2,15 +2,18 @@
 
     BOOK_PORT        port for the static book (default 8000)
     VOILA_PORT       port for the Voila labs (default 8866)
-    VOILA_POOL_SIZE  warm kernels per lab, instead of voila.json's class-sized pools (30 for the
-                     linkage lab: ~9 GB of RAM); e.g. VOILA_POOL_SIZE=1 to preview on a laptop
+    VOILA_POOL_SIZE  warm kernels per lab, instead of voila.json's class-sized pools (34 kernels:
+                     6.5 GB of RAM, voila.md); e.g. VOILA_POOL_SIZE=1 to preview on a laptop
 
 The book is served from _build/html by a threaded http.server. Voila is started only when lab
 notebooks exist under widgets/labs/*.ipynb, with the repo's tuned configuration: it runs from the
-repo root, so it reads ./voila.json (preheated kernel pools, culling, no tracebacks; why each
-value: voila.md), and it renders with the repo's `smi-lab` template (share/jupyter/voila/templates,
-the stock `lab` template without its two CDN stylesheets). Ctrl-C (or SIGTERM) stops both, and
-the kernels Voila started.
+repo root, so it reads ./voila.json (preheated kernel pools, culling, no tracebacks, at most
+max_kernels kernels; why each value: voila.md), through scripts/voila_labs.py (Voila with a pool
+that replaces dead kernels and starts one at once for a visitor beyond the pool), and it renders
+with the repo's `smi-lab` template (share/jupyter/voila/templates, the stock `lab` template without
+its two CDN stylesheets). Both listen on 127.0.0.1 only: Voila has no login (other machines: JupyterHub
+or a reverse proxy with login, docs/deploy-labs.md). Ctrl-C (or SIGTERM) stops both, and the
+kernels Voila started.
 
 `voila_command()` and `stop_server()` are shared with tests/test_voila_server.py and
 benchmarks/bench_voila.py, so every launcher starts the labs the same way.
@@ -101,7 +104,10 @@ def voila_command(port: int, *extra: str, tuned: bool = True, overrides: dict | 
     --MappingKernelManager.cull_idle_timeout=20).
     """
     env = dict(os.environ)
-    cmd = [sys.executable, "-m", "voila", str(LABS), "--no-browser", f"--port={port}",
+    # tuned: Voila through scripts/voila_labs.py (same options; a pool that replaces dead kernels,
+    # serves overflow visitors at once, and LabKernelManager.max_kernels); stock: plain Voila
+    launcher = [str(ROOT / "scripts" / "voila_labs.py")] if tuned else ["-m", "voila"]
+    cmd = [sys.executable, *launcher, str(LABS), "--no-browser", f"--port={port}",
            f"--Voila.ip={HOST}", "--Voila.port_retries=0"]
     if tuned:
         cwd = ROOT

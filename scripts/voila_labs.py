@@ -1,0 +1,265 @@
+"""Voila for the labs: Voila 0.5.13 with a kernel pool that stays whole and a bound on kernels.
+
+    python scripts/voila_labs.py widgets/labs [voila options]
+
+takes the same options and config files as `voila` (scripts/serve.py starts it from the repo
+root, so ./voila.json applies). It changes the kernel manager, the shutdown order and the
+addresses it accepts, and logs "Pooled kernel <id> has run its lab" when a pooled kernel is
+ready; why, and what was measured: voila.md, *The kernel pool*.
+
+- Only a pooled kernel that has started and is alive is handed to a visitor. Stock Voila also
+  counts a kernel still waiting `fill_delay` to start, so a visitor beyond the pool (or a reload)
+  waited for that delay plus a cold start. Here, with no ready pooled kernel, the visitor's
+  kernel is started at once (Voila's own non-pooled path).
+- A pooled kernel that failed to start or died is removed and replaced, by a check every
+  `LabKernelManager.health_interval` seconds and again before a kernel is handed out. Stock
+  Voila kept it in the pool, left the pool short and could hand it to a visitor. (voila.json
+  turns the kernel restarter off: it would bring back a bare kernel, without the lab.) The same
+  check shuts down a visitor's kernel whose process has died, so it stops counting.
+- `LabKernelManager.max_kernels` bounds the kernels alive at once (pools included): every page
+  GET holds a ~200 MB kernel until it is culled, so a reload loop or a crawler would otherwise
+  exhaust memory. Beyond it a visitor gets HTTP 503 with a page saying so; refills wait.
+- It refuses to listen on anything but loopback: Voila has no login, and each page GET holds a
+  kernel (docs/deploy-labs.md: JupyterHub, or a reverse proxy with login in front of 127.0.0.1).
+- Voila's `stop()` removed the connection directory before shutting the kernels down; with
+  `KernelManager.transport = "ipc"` (voila.json: no TCP port to race for) the kernels' sockets
+  live there, so kernels go first.
+
+Tested by tests/test_voila_server.py.
+"""
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+
+from jupyter_core.utils import run_sync
+from tornado import web
+from traitlets import Float, Int
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+VOILA_VERSION = "0.5.13"  # the pool internals used below (_pools, _initialize) are this version's
+
+FULL_MESSAGE = ("This lab server is at its limit of %d running lab kernels (LabKernelManager.max_kernels "
+                "in voila.json), so it cannot open another lab now. Close lab tabs you no longer use "
+                "(a closed tab's kernel is freed after %d idle minutes) and try again in a few minutes.")
+
+
+def lab_kernel_manager(voila_manager: type) -> type:
+    """Subclass Voila's pooled kernel manager (the class voila_kernel_manager_factory builds)."""
+
+    class LabKernelManager(voila_manager):
+        max_kernels = Int(0, config=True, help="Kernels alive at once, pools included; 0 = no limit.")
+        health_interval = Float(5.0, config=True, help="Seconds between checks of the pooled kernels.")
+
+        def __init__(self, **kwargs):
+            self._closing = False
+            self._starting = 0          # kernel starts in flight (not yet in self._kernels)
+            self._checking = False
+            super().__init__(**kwargs)  # schedules the first pool fill
+            try:
+                loop = asyncio.get_event_loop()
+            except RuntimeError:
+                loop = asyncio.new_event_loop()
+                asyncio.set_event_loop(loop)
+            self._watcher = loop.create_task(self._watch())
+
+        # ---------------------------------------------------------------- the bound on kernels
+        def kernel_count(self) -> int:
+            return len(self._kernels) + self._starting
+
+        def _room(self) -> bool:
+            return self.max_kernels <= 0 or self.kernel_count() < self.max_kernels
+
+        async def start_kernel(self, *, kernel_id=None, **kwargs):
+            """A visitor's kernel (Voila's non-pooled path): refused beyond max_kernels."""
+            if (kernel_id is None or kernel_id not in self) and not self._room():
+                self.log.warning("Refusing a new kernel: %d of max_kernels=%d running",
+                                 self.kernel_count(), self.max_kernels)
+                minutes = max(1, round(getattr(self, "cull_idle_timeout", 0) / 60))
+                raise web.HTTPError(503, FULL_MESSAGE % (self.max_kernels, minutes),
+                                    reason="Lab server full")
+            self._starting += 1
+            try:
+                return await super().start_kernel(kernel_id=kernel_id, **kwargs)
+            finally:
+                self._starting -= 1
+
+        async def _initialize(self, notebook_path, kernel_id=None, **kwargs):
+            """A pooled kernel: waits for room below max_kernels instead of failing."""
+            if kernel_id is not None:  # a restart of an existing kernel
+                return await super()._initialize(notebook_path, kernel_id, **kwargs)
+            while not self._closing and not self._room():
+                await asyncio.sleep(self.health_interval)
+            if self._closing:
+                raise RuntimeError("Voila is stopping: no new pooled kernel")
+            self._starting += 1
+            try:
+                return await super()._initialize(notebook_path, None, **kwargs)
+            finally:
+                self._starting -= 1
+
+        # ---------------------------------------------------------------- pool health
+        def fill_if_needed(self, delay=None, notebook_name=None, extra_kernel_env_variables={}, **kwargs):  # noqa: B006 - Voila's signature
+            if not self._closing:
+                super().fill_if_needed(delay, notebook_name, extra_kernel_env_variables, **kwargs)
+
+        def _problem(self, task) -> str | None:
+            """Why a pooled kernel cannot be handed out (None: it can). Synchronous, so the
+            handler's get_pool_size -> get_rendered_notebook sees one consistent answer."""
+            if not task.done():
+                return "starting"
+            if task.cancelled():
+                return "cancelled"
+            if task.exception() is not None:
+                return f"failed to start: {task.exception()!r}"
+            content = task.result()
+            kid = content["kernel_id"]
+            render = content["task"]
+            if render.done() and (render.cancelled() or render.exception() is not None):
+                return "its lab did not run"
+            km = self._kernels.get(kid)
+            process = getattr(getattr(km, "provisioner", None), "process", None)
+            if km is None or process is None:
+                return "no kernel process"
+            if process.poll() is not None:
+                return f"its process exited ({process.returncode})"
+            return None
+
+        def get_pool_size(self, notebook_name: str) -> int:
+            """Pooled kernels ready to hand out now. Voila's handler starts a visitor's own kernel
+            at once when this is 0 (stock Voila counted kernels still waiting to start)."""
+            pool = self._pools.get(notebook_name, [])
+            ready = sum(1 for t in pool if self._problem(t) is None)
+            if any(t.done() for t in pool) and ready < sum(1 for t in pool if t.done()):
+                self._check_soon()
+            return ready
+
+        async def get_rendered_notebook(self, notebook_name, extra_kernel_env_variables={}, **kwargs):  # noqa: B006
+            pool = self._pools.get(notebook_name, [])
+            for i, task in enumerate(pool):
+                if self._problem(task) is None:
+                    pool.insert(0, pool.pop(i))  # Voila's method hands out pool[0]
+                    break
+            return await super().get_rendered_notebook(notebook_name, extra_kernel_env_variables, **kwargs)
+
+        def _check_soon(self) -> None:
+            if not self._checking and not self._closing:
+                asyncio.ensure_future(self._check_pools())
+
+        async def _watch(self) -> None:
+            while not self._closing:
+                await asyncio.sleep(self.health_interval)
+                try:
+                    await self._check_pools()
+                except Exception:  # noqa: BLE001 - the watcher must keep running
+                    self.log.exception("Checking the kernel pools failed")
+
+        async def _check_pools(self) -> None:
+            if self._checking or self._closing:
+                return
+            self._checking = True
+            try:
+                bad = []
+                for name, pool in self._pools.items():
+                    for task in list(pool):
+                        problem = self._problem(task)
+                        if problem not in (None, "starting"):
+                            pool.remove(task)  # first: Voila's shutdown_kernel reads every pool task's result
+                            bad.append((name, task, problem))
+                for name, task, problem in bad:
+                    kid = None
+                    if not task.cancelled() and task.exception() is None:
+                        kid = task.result()["kernel_id"]
+                        task.result()["task"].cancel()
+                    self.log.warning("Pooled kernel %s for %s: %s; starting a replacement", kid, name, problem)
+                    if kid is not None:
+                        if kid in self:
+                            try:
+                                await self.shutdown_kernel(kid, now=True)
+                            except Exception:  # noqa: BLE001 - already dead is fine
+                                self.log.debug("Shutting down kernel %s failed", kid, exc_info=True)
+                for name in {name for name, _, _ in bad}:
+                    self.fill_if_needed(delay=0, notebook_name=name)
+                # a visitor's kernel that died: shut down (it would count against max_kernels until culled)
+                pooled = {t.result()["kernel_id"] for pool in self._pools.values() for t in pool
+                          if t.done() and not t.cancelled() and t.exception() is None}
+                for kid in list(self._kernels):
+                    process = getattr(getattr(self._kernels.get(kid), "provisioner", None), "process", None)
+                    if kid not in pooled and process is not None and process.poll() is not None:
+                        self.log.warning("Kernel %s died (exit %s): shutting it down", kid, process.returncode)
+                        try:
+                            await self.shutdown_kernel(kid, now=True)
+                        except Exception:  # noqa: BLE001
+                            self.log.debug("Shutting down kernel %s failed", kid, exc_info=True)
+            finally:
+                self._checking = False
+
+        async def shutdown_all(self, *args, **kwargs):
+            self._closing = True
+            self._watcher.cancel()
+            for pool in self._pools.values():  # Voila awaits each pool task; a cancelled one would raise
+                pool[:] = [t for t in pool if not t.cancelled()]
+            return await super().shutdown_all(*args, **kwargs)
+
+    return LabKernelManager
+
+
+def install() -> type:
+    """Make Voila build LabKernelManager (when preheat_kernel is on) and return the Voila
+    application class to run."""
+    import voila
+    import voila.app
+    from voila.app import Voila
+
+    if voila.__version__ != VOILA_VERSION:
+        sys.exit(f"scripts/voila_labs.py is written against voila {VOILA_VERSION}, found {voila.__version__}: "
+                 "check its use of VoilaKernelManager internals, then update VOILA_VERSION")
+    from voila.request_info_handler import RequestInfoSocketHandler
+
+    factory = voila.app.voila_kernel_manager_factory
+    if not getattr(RequestInfoSocketHandler.open, "_smi_labs", False):
+        plain_open = RequestInfoSocketHandler.open
+
+        def open_and_log(self, kernel_id):
+            # a pooled kernel connects here when its lab has run and it waits for a visitor: the
+            # one sure sign that the kernel is ready (the tests wait for this line)
+            plain_open(self, kernel_id)
+            app = self.application.settings.get("voila")
+            if app is not None:
+                app.log.info("Pooled kernel %s has run its lab and waits for a visitor", kernel_id)
+        open_and_log._smi_labs = True
+        RequestInfoSocketHandler.open = open_and_log
+    if not getattr(factory, "_smi_labs", False):
+        def lab_factory(base_class, preheat_kernel, default_pool_size, page_config_hook=None):
+            cls = factory(base_class, preheat_kernel, default_pool_size, page_config_hook=page_config_hook)
+            return lab_kernel_manager(cls) if preheat_kernel else cls
+        lab_factory._smi_labs = True
+        voila.app.voila_kernel_manager_factory = lab_factory
+
+    class LabsVoila(Voila):
+        def initialize(self, argv=None):
+            super().initialize(argv)
+            if self.ip not in LOOPBACK:
+                # every page GET holds a ~200 MB kernel for cull_idle_timeout: an open port is a
+                # memory-exhaustion button (and Voila has no login of its own)
+                sys.exit(f"scripts/voila_labs.py: Voila.ip={self.ip!r} would serve the labs without a login to "
+                         "anyone who can reach this machine. Keep Voila.ip=127.0.0.1 (voila.json) and put JupyterHub "
+                         "or a reverse proxy with login in front of it (docs/deploy-labs.md).")
+
+        def stop(self):
+            # kernels first: with IPC transport their sockets are in connection_dir
+            try:
+                run_sync(self.kernel_manager.shutdown_all)()
+            finally:
+                shutil.rmtree(self.connection_dir, ignore_errors=True)
+
+    return LabsVoila
+
+
+def main() -> None:
+    install().launch_instance()
+
+
+if __name__ == "__main__":
+    main()
