@@ -1,4 +1,4 @@
-"""Why the model predicts what it predicts: exact Shapley attributions, grouped by proposition.
+"""Why the model predicts what it predicts: Shapley attributions, grouped by proposition.
 
 Attribution is relative to a baseline scenario (default: every input at its default in
 ``data/inputs.csv`` — a middling firm with no dysfunction and no intervention) and always
@@ -11,7 +11,8 @@ sums exactly to ``output(scenario) - output(baseline)``.
   and the SMI connection; the connection's share is then passed down to the linkage inputs in
   proportion to their exact Shapley values for the connection. This follows the model's own
   causal graph (inputs -> connection -> functioning), the idea behind "Shapley flow"
-  (Wang, Wiens & Lundberg 2021), and keeps efficiency exact.
+  (Wang, Wiens & Lundberg 2021), and keeps efficiency exact. It is a two-level attribution,
+  not the Shapley value of a game over all inputs at once.
 * Dysfunction summaries (cumulative, final, peak dysfunction; functioning loss): exact Shapley
   over the dynamics inputs (starting levels, incremental-effects switch, and each measure with
   its start quarter as one player, reported on the measure's strength), with the firm's linkage
