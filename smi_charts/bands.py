@@ -113,4 +113,4 @@ def facet_with_band(chart: alt.FacetChart, y: alt.Y) -> alt.FacetChart:
     size = {k: inner[k] for k in ("width", "height") if inner[k] is not alt.Undefined}
     inner.width = inner.height = alt.Undefined  # the layer carries the size
     layered = alt.layer(inner, _whisker(alt.Chart(), y, y.shorthand), data=chart.data).properties(**size)
-    return layered.facet(column=chart.facet.column).properties(title=chart.title)
+    return layered.facet(row=chart.facet.row, column=chart.facet.column).properties(title=chart.title)

@@ -712,9 +712,12 @@ def sensemaking_chart(rows: pd.DataFrame, title: str) -> alt.Chart:
         color=alt.Color("stage:N", title=None, scale=alt.Scale(domain=stages, range=PALETTE[:3]),
                         legend=alt.Legend(orient="bottom")),
         tooltip=["side", "dysfunction", "stage", "label", alt.Tooltip("value:Q", format=".3f")])
+    # one side above the other: the construct labels are long, so two panels side by side would
+    # be wider than a lab or a phone and get scaled down below a readable size
     return bars.properties(width=230, height=20 * 9).facet(
-        column=alt.Column("side:N", title=None, sort=["sales", "marketing"],
-                          header=alt.Header(labelFontSize=13, labelFontWeight="bold"))
+        row=alt.Row("side:N", title=None, sort=["sales", "marketing"],
+                    header=alt.Header(labelFontSize=13, labelFontWeight="bold", labelAngle=0,
+                                      labelOrient="top", labelAnchor="start"))
     ).properties(title=title)
 
 
