@@ -12,6 +12,7 @@ import functools
 import math
 import os
 import re
+import reprlib
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,39 @@ def data_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parent.parent / "data"
 
 
+SHOWN_CHARS = 60  # a value longer than this is cut short in messages
+
+
+def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
+    """``repr(value)`` for a message, cut short when huge (a 400-digit number, a pasted essay, a
+    deeply nested list) so the message stays readable; says how long the original was."""
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, int):
+        try:
+            text = str(value)
+        except ValueError:  # beyond Python's 4300-digit limit for int -> str
+            return f"<a whole number of about {int(value.bit_length() * 0.30103)} digits>"
+        digits = len(text.lstrip("-"))
+        return text if len(text) <= limit else f"{text[:limit // 2]}… ({digits} digits)"
+    if isinstance(value, str):
+        return repr(value) if len(value) <= limit else f"{value[:limit // 2]!r}… ({len(value)} characters)"
+    try:
+        text = _REPR.repr(value)
+    except (RecursionError, ValueError):
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else f"{text[:limit]}…"
+
+
+def clip(text: str, limit: int = 200) -> str:
+    """``text`` cut to ``limit`` characters (for an error message quoted inside another)."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxlong, _REPR.maxother = 3, SHOWN_CHARS, SHOWN_CHARS, SHOWN_CHARS
+
+
 def _split(value: str) -> list[str]:
     return [v.strip() for v in value.split("|") if v.strip()] if value else []
 
@@ -69,8 +103,8 @@ class InputRow(_Row):
     kind: Literal["driver", "proviso", "component", "context", "lever", "start", "switch", "intervention", "start_quarter"]
     linkage: str = ""
     context: str = ""
-    min: float | None = None
-    max: float | None = None
+    min: float | None = Field(default=None, allow_inf_nan=False)  # "1e400" reads as inf: refused
+    max: float | None = Field(default=None, allow_inf_nan=False)
     default: str
     choices: str = ""
     # study: the input is named in a study (``propositions`` says where); assumption: the book's
@@ -107,9 +141,10 @@ class ParameterRow(_Row):
     """A weight. ``min``/``max`` are the editable suggested range (the robustness draws use it);
     the hard bounds in :data:`smi.model_spec.HARD_BOUNDS` are fixed in code."""
     name: str = Field(pattern=r"^[a-z_]+(\.[a-z_]+)+$")
-    value: float
-    min: float
-    max: float
+    # nan, inf and 1e400 (which reads as inf) are refused here, before any check does arithmetic
+    value: float = Field(allow_inf_nan=False)
+    min: float = Field(allow_inf_nan=False)
+    max: float = Field(allow_inf_nan=False)
     basis: Literal["assumption"]  # no study estimates a coefficient: every weight is the book's
     serves: str  # the study claim the assumption serves
     rationale: str
@@ -325,7 +360,7 @@ def _fail(path: Path, where: str, err: ValidationError, raw: dict[str, Any]) -> 
     value = raw.get(first["loc"][0]) if first["loc"] else None
     if first["type"] == "extra_forbidden":
         return DataValidationError(f"{path.name}: {where}: unexpected column {field!r}")
-    return DataValidationError(f"{path.name}: {where}, field {field!r}: {first['msg']} (value {value!r})")
+    return DataValidationError(f"{path.name}: {where}, field {field!r}: {first['msg']} (value {shown(value)})")
 
 
 def _read_csv(path: Path, schema: type[_Row], key: str) -> pd.DataFrame:
@@ -342,13 +377,13 @@ def _read_csv(path: Path, schema: type[_Row], key: str) -> pd.DataFrame:
         rows = []
         for lineno, raw in enumerate(reader, start=2):
             if None in raw:
-                raise DataValidationError(f"{path.name}: line {lineno}: more fields than the header has (value {raw[None]!r})")
+                raise DataValidationError(f"{path.name}: line {lineno}: more fields than the header has (value {shown(raw[None])})")
             if None in raw.values():
                 short = [k for k, v in raw.items() if v is None]
                 raise DataValidationError(f"{path.name}: line {lineno}: fewer fields than the header has "
                                           f"(no value for {short[0]!r})")
             study = f"study {raw['study']!r}, " if "study" in raw and key != "study" else ""
-            where = f"line {lineno} ({study}{key} {raw.get(key, '')!r})"
+            where = f"line {lineno} ({study}{key} {shown(raw.get(key, ''))})"
             try:
                 row = schema.model_validate({k: (v if v is not None else "") for k, v in raw.items()})
             except ValidationError as err:
@@ -464,6 +499,58 @@ def _check_inputs(df: pd.DataFrame, path: Path) -> None:
         got = tuple(df[df.kind == kind].name)
         if set(got) != set(want):
             raise DataValidationError(f"{path.name}: lever inputs must be exactly {', '.join(want)} (found {', '.join(got)})")
+    for r in df.itertuples():
+        # the model reads each kind in one layer only: elsewhere the input would be silently ignored
+        if KIND_LAYER[r.kind] != r.layer:
+            raise DataValidationError(f"{path.name}: row {r.name!r}, field 'layer': a {r.kind} input belongs to the "
+                                      f"{KIND_LAYER[r.kind]!r} layer (value {r.layer!r})")
+        if r.linkage and r.layer != "linkages":
+            raise DataValidationError(f"{path.name}: row {r.name!r}, field 'linkage': only a linkage-layer input "
+                                      f"names a linkage (value {r.linkage!r})")
+    # the dynamics read a starting level per dysfunction and a strength and a start quarter per
+    # measure of interventions.csv (checked to be exactly INTERVENTIONS when that file loads)
+    kinds = dict(zip(df.name, df.kind))
+    needed = [(f"start_{d}", "start", f"dysfunction {d!r}") for d in DYSFUNCTIONS]
+    needed += [(n, k, f"measure {m!r} of interventions.csv") for m in INTERVENTIONS
+               for n, k in ((m, "intervention"), (f"{m}_start", "start_quarter"))]
+    for name, kind, why in needed:
+        if kinds.get(name) != kind:
+            raise DataValidationError(f"{path.name}: no {kind} input named {name!r} (the dynamics need it for {why}; "
+                                      f"found {'kind ' + repr(kinds[name]) if name in kinds else 'no such row'})")
+    for kind, want in (("start", {f"start_{d}" for d in DYSFUNCTIONS}),
+                       ("intervention", set(INTERVENTIONS)),
+                       ("start_quarter", {f"{m}_start" for m in INTERVENTIONS})):
+        extra = sorted(set(df[df.kind == kind].name) - want)
+        if extra:
+            raise DataValidationError(f"{path.name}: row {extra[0]!r}, field 'kind': the model has no {kind} input of "
+                                      f"that name, so it would be ignored (value {kind!r})")
+
+
+KIND_LAYER = {"driver": "linkages", "proviso": "linkages", "component": "linkages", "context": "linkages",
+              "lever": "capabilities", "start": "dynamics", "switch": "dynamics", "intervention": "dynamics",
+              "start_quarter": "dynamics"}
+
+
+def _check_linkage_inputs(inputs: pd.DataFrame, linkages: pd.DataFrame, inputs_path: Path, linkages_path: Path) -> None:
+    """Each linkage of linkages.csv is built from inputs.csv: a driver gated by its provisos
+    (language, structure, process) or a weighted mean of components (social, philosophical)."""
+    for k in linkages.linkage:
+        rows = inputs[inputs.linkage.map(lambda s, k=k: k in _split(s))]
+        by_kind = {kind: list(rows[rows.kind == kind].name) for kind in ("driver", "proviso", "component")}
+        where = f"{linkages_path.name}: row {k!r}"
+        if not by_kind["driver"] and not by_kind["component"]:
+            raise DataValidationError(
+                f"{where}: has neither a driver nor components (no row of {inputs_path.name} with kind 'driver' or "
+                f"'component' names it in field 'linkage'; value {k!r})")
+        if by_kind["driver"] and by_kind["component"]:
+            raise DataValidationError(
+                f"{inputs_path.name}: row {by_kind['component'][0]!r}, field 'kind': linkage {k!r} has a driver "
+                f"({by_kind['driver'][0]!r}), so a component would be ignored; a linkage is a driver with provisos "
+                f"or a mean of components (value 'component')")
+        if by_kind["proviso"] and not by_kind["driver"]:
+            raise DataValidationError(
+                f"{inputs_path.name}: row {by_kind['proviso'][0]!r}, field 'kind': linkage {k!r} has no driver for "
+                f"the proviso to gate, so it would be ignored (value 'proviso')")
 
 
 WHOLE_PARAMETERS = ("simulation.quarters",)
@@ -472,7 +559,8 @@ WHOLE_PARAMETERS = ("simulation.quarters",)
 def _check_parameters(df: pd.DataFrame, path: Path) -> None:
     _unique(df, ["name"], path)
     for r in df.itertuples():
-        if r.name in WHOLE_PARAMETERS and float(r.value) != int(r.value):
+        # the schema refused nan and inf (and 1e400, read as inf), so is_integer() cannot fail
+        if r.name in WHOLE_PARAMETERS and not float(r.value).is_integer():
             raise DataValidationError(f"{path.name}: row {r.name!r}, field 'value': must be a whole number (value {r.value!r})")
         if r.name.startswith("coupling.") and len(set(r.name.split(".")[1:])) == 1:
             raise DataValidationError(
@@ -495,6 +583,96 @@ def _check_propositions(df: pd.DataFrame, path: Path) -> None:
     if len(orphans):
         o = orphans.iloc[0]
         raise DataValidationError(f"{path.name}: sub-item {o.study} {o.proposition}{o['item']} has no parent row")
+
+
+def _check_references(df: pd.DataFrame, path: Path, key: str, fields: tuple[str, ...],
+                      propositions: pd.DataFrame) -> None:
+    """Every 'study:Pn' reference in ``fields`` names a proposition of propositions.csv (the
+    pattern alone would let 'hughes2012:P7' through: that study has five)."""
+    known = {f"{r.study}:{r.proposition}" for r in propositions.itertuples() if r.item == ""}
+    for r in df.itertuples():
+        for f in fields:
+            for tok in _split(getattr(r, f)):
+                if re.fullmatch(r"[a-z0-9]+:P\d", tok) and tok not in known:
+                    raise DataValidationError(f"{path.name}: row {getattr(r, key)!r}, field {f!r}: no such proposition "
+                                              f"in propositions.csv (value {tok!r})")
+
+
+def _check_sensemaking_propositions(df: pd.DataFrame, path: Path, propositions: pd.DataFrame) -> None:
+    """A construct's proposition (and sub-item) is one of Malshe, Johnson & Viio (2017)."""
+    known = {(r.proposition, r.item) for r in propositions.itertuples() if r.study == "malshe2017"}
+    for r in df.itertuples():
+        if (r.proposition, r.item) not in known:
+            raise DataValidationError(f"{path.name}: row {r.construct!r}, fields 'proposition'/'item': malshe2017 has "
+                                      f"no proposition {r.proposition}{r.item} in propositions.csv "
+                                      f"(values {r.proposition!r}, {r.item!r})")
+
+
+def _check_dyads(df: pd.DataFrame, path: Path) -> None:
+    """Table 1's note pairs the dyads from one company: each names the other, with one marker."""
+    _unique(df, ["dyad"], path)
+    _unique(df, ["sales_informant"], path)
+    _unique(df, ["marketing_informant"], path)
+    partner = {int(r.dyad): (None if pd.isna(r.same_company_as_dyad) else int(r.same_company_as_dyad))
+               for r in df.itertuples()}
+    marker = dict(zip(df.dyad.astype(int), df.shared_company_marker))
+    for d, other in partner.items():
+        where = f"{path.name}: row {d}, field 'same_company_as_dyad'"
+        if other is None:
+            if marker[d]:
+                raise DataValidationError(f"{where}: a dyad with a shared-company marker ({marker[d]!r}) must name "
+                                          f"the other dyad of its company (value '')")
+        elif other not in partner:
+            raise DataValidationError(f"{where}: no such dyad in the table (value {other})")
+        elif other == d:
+            raise DataValidationError(f"{where}: names the dyad itself (value {other})")
+    for d, other in partner.items():
+        if other is None:
+            continue
+        if partner[other] != d:
+            raise DataValidationError(f"{path.name}: row {d}, field 'same_company_as_dyad': dyad {other} does not "
+                                      f"name dyad {d} back (value {other})")
+        if marker[d] != marker[other] or not marker[d]:
+            raise DataValidationError(f"{path.name}: rows {min(d, other)} and {max(d, other)}, field "
+                                      f"'shared_company_marker': the two dyads of one company share one marker "
+                                      f"(values {marker[min(d, other)]!r}, {marker[max(d, other)]!r})")
+    pairs: dict[str, set[int]] = {}
+    for d, m in marker.items():
+        if m:
+            pairs.setdefault(m, set()).add(d)
+    for m, ds in pairs.items():
+        if len(ds) != 2:
+            raise DataValidationError(f"{path.name}: field 'shared_company_marker': marker {m!r} must mark the two "
+                                      f"dyads of one company (found it on dyads {', '.join(map(str, sorted(ds)))})")
+
+
+_NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+# the facts the book computes with (sample charts, the checks of the published numbers): each must
+# be present and a whole number, so a typo stops the load instead of the book build
+COUNTED_FACTS = {
+    "malshe2011": ("informants", "informants_sales", "informants_marketing", "informants_constructive_linkages",
+                   "informants_no_constructive_linkages"),
+    "hughes2012": ("informants", "level_senior", "level_middle", "level_junior"),
+    "malshe2017": ("informants", "dyads", "industries", "dyads_bottom_level", "dyads_middle_level", "dyads_top_level"),
+}
+
+
+def _check_study_facts(df: pd.DataFrame, path: Path) -> None:
+    """A fact with a unit is a number ("25", "0.5"), never words ("twenty-five")."""
+    _unique(df, ["study", "fact"], path)
+    for r in df.itertuples():
+        if r.unit and not _NUMBER.match(r.value):
+            raise DataValidationError(f"{path.name}: row (study {r.study!r}, fact {r.fact!r}), field 'value': a fact "
+                                      f"measured in {r.unit!r} must be a number written in digits (value {shown(r.value)})")
+    facts = {(r.study, r.fact): r for r in df.itertuples()}
+    for study, names in COUNTED_FACTS.items():
+        for name in names:
+            r = facts.get((study, name))
+            if r is None:
+                raise DataValidationError(f"{path.name}: no row for study {study!r}, fact {name!r} (the book draws it)")
+            if not re.fullmatch(r"[0-9]+", r.value):
+                raise DataValidationError(f"{path.name}: row (study {study!r}, fact {name!r}), field 'value': must be a "
+                                          f"whole number written in digits (value {shown(r.value)})")
 
 
 def _check_capabilities(df: pd.DataFrame, path: Path) -> None:
@@ -637,12 +815,12 @@ def _read_presets(path: Path, inputs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for i, p in enumerate(doc, start=1):
         key = p.get("key", f"#{i}") if isinstance(p, dict) else f"#{i}"
-        where = f"{path.name}: preset {key!r}"
+        where = f"{path.name}: preset {shown(key)}"
         if not isinstance(p, dict):
             raise DataValidationError(f"{where}: must be a mapping")
         for m in meta:
             if not isinstance(p.get(m), str) or not p[m].strip():
-                raise DataValidationError(f"{where}, field {m!r}: must be non-empty text (value {p.get(m)!r})")
+                raise DataValidationError(f"{where}, field {m!r}: must be non-empty text (value {shown(p.get(m))})")
         if p["study"] not in STUDIES:
             raise DataValidationError(f"{where}, field 'study': unknown study (value {p['study']!r})")
         values = p.get("inputs")
@@ -650,7 +828,7 @@ def _read_presets(path: Path, inputs: pd.DataFrame) -> pd.DataFrame:
             raise DataValidationError(f"{where}, field 'inputs': must be a mapping of input name to value")
         unknown = [k for k in values if k not in spec.index]
         if unknown:
-            raise DataValidationError(f"{where}, field 'inputs.{unknown[0]}': unknown input (value {values[unknown[0]]!r})")
+            raise DataValidationError(f"{where}, field 'inputs.{unknown[0]}': unknown input (value {shown(values[unknown[0]])})")
         missing = [n for n in spec.index if n not in values]
         if missing:
             raise DataValidationError(f"{where}, field 'inputs.{missing[0]}': missing (every preset is a full scenario)")
@@ -659,11 +837,11 @@ def _read_presets(path: Path, inputs: pd.DataFrame) -> pd.DataFrame:
             s = spec.loc[name]
             if s.kind == "switch":
                 if v not in _split(s.choices):
-                    raise DataValidationError(f"{where}, field 'inputs.{name}': not one of {_split(s.choices)} (value {v!r})")
+                    raise DataValidationError(f"{where}, field 'inputs.{name}': not one of {_split(s.choices)} (value {shown(v)})")
             elif isinstance(v, bool) or not isinstance(v, (int, float)) or not (s["min"] <= v <= s["max"]):
-                raise DataValidationError(f"{where}, field 'inputs.{name}': must be a number in [{s['min']:g}, {s['max']:g}] (value {v!r})")
+                raise DataValidationError(f"{where}, field 'inputs.{name}': must be a number in [{s['min']:g}, {s['max']:g}] (value {shown(v)})")
             elif s.kind == "start_quarter" and not float(v).is_integer():
-                raise DataValidationError(f"{where}, field 'inputs.{name}': a start quarter must be a whole number (value {v!r})")
+                raise DataValidationError(f"{where}, field 'inputs.{name}': a start quarter must be a whole number (value {shown(v)})")
             row[name] = v
         rows.append(row)
     df = pd.DataFrame(rows)
@@ -681,9 +859,12 @@ def _load(directory: str) -> Theory:
     _check_parameter_names(parameters, d / "parameters.csv", inputs)
     propositions = _read_csv(d / "propositions.csv", PropositionRow, "proposition")
     _check_propositions(propositions, d / "propositions.csv")
+    _check_references(inputs, d / "inputs.csv", "name", ("propositions",), propositions)
+    _check_references(parameters, d / "parameters.csv", "name", ("serves",), propositions)
     linkages = _read_csv(d / "linkages.csv", LinkageRow, "linkage")
     _unique(linkages, ["linkage"], d / "linkages.csv")
     _expect_keys(linkages, "linkage", LINKAGES, d / "linkages.csv")
+    _check_linkage_inputs(inputs, linkages, d / "inputs.csv", d / "linkages.csv")
     levers = _read_csv(d / "levers.csv", LeverRow, "lever")
     _unique(levers, ["lever"], d / "levers.csv")
     _expect_keys(levers, "lever", LEVERS, d / "levers.csv")
@@ -691,18 +872,20 @@ def _load(directory: str) -> Theory:
     _check_capabilities(capabilities, d / "capabilities.csv")
     sensemaking = _read_csv(d / "sensemaking.csv", SensemakingRow, "construct")
     _check_sensemaking(sensemaking, d / "sensemaking.csv")
+    _check_sensemaking_propositions(sensemaking, d / "sensemaking.csv", propositions)
     interventions = _read_csv(d / "interventions.csv", InterventionRow, "intervention")
     _check_interventions(interventions, d / "interventions.csv")
     study_facts = _read_csv(d / "study_facts.csv", StudyFactRow, "fact")
-    _unique(study_facts, ["study", "fact"], d / "study_facts.csv")
+    _check_study_facts(study_facts, d / "study_facts.csv")
     presets = _read_presets(d / "presets.yaml", inputs)
     dyads = _read_csv(d / "malshe2017_dyads.csv", DyadRow, "dyad")
-    _unique(dyads, ["dyad"], d / "malshe2017_dyads.csv")
+    _check_dyads(dyads, d / "malshe2017_dyads.csv")
     sample = _read_csv(d / "hughes2012_informants.csv", SampleRow, "characteristic")
     literature = _read_csv(d / "malshe2011_literature.csv", LiteratureRow, "authors")
     codes = _read_csv(d / "malshe2011_codes.csv", CodeRow, "in_vivo_code")
     relations = _read_csv(d / "relations.csv", RelationRow, "id")
     _check_relations(relations, d / "relations.csv")
+    _check_references(relations, d / "relations.csv", "id", ("source", "serves"), propositions)
     return Theory(inputs, parameters, propositions, linkages, levers, capabilities, sensemaking,
                   interventions, study_facts, presets, dyads, sample, literature, codes, relations, d)
 

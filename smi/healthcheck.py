@@ -46,7 +46,7 @@ import yaml
 from . import data as _data
 from . import dynamics as _dyn
 from . import model as _model
-from .data import DYSFUNCTIONS, LEVERS, LINKAGES, DataValidationError, Theory, _split, _UniqueKeyLoader
+from .data import DYSFUNCTIONS, LEVERS, LINKAGES, DataValidationError, Theory, _split, _UniqueKeyLoader, clip, shown
 from .explain import outputs as _outputs
 from .sensitivity import sensitivity as _sensitivity
 
@@ -126,7 +126,7 @@ def required_inputs(theory: Theory) -> list[str]:
 
 
 def _err(path: Path, where: str, fld: str, msg: str, value: Any) -> DataValidationError:
-    return DataValidationError(f"{path.name}: {where}, field {fld!r}: {msg} (value {value!r})")
+    return DataValidationError(f"{path.name}: {where}, field {fld!r}: {msg} (value {shown(value)})")
 
 
 def _check_construct(token: str, props: set[tuple[str, str, str]]) -> str | None:
@@ -289,6 +289,8 @@ def _answer(v: Any) -> int | None:
     """A valid answer as an int 1-5 (a whole-number float counts, as in JSON), else None."""
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         return None
+    if isinstance(v, numbers.Integral):  # float() of a 400-digit integer would overflow
+        return int(v) if 1 <= v <= POINTS else None
     f = float(v)
     if math.isfinite(f) and f.is_integer() and 1 <= f <= POINTS:
         return int(f)
@@ -303,8 +305,8 @@ def check_answers(answers: Any, questionnaire: Questionnaire | None = None) -> d
         raise ValueError(f"health check answers must map each question id to an answer 1-{POINTS} "
                          f"(got {type(answers).__name__})")
     missing = [qid for qid in q.ids if qid not in answers]
-    invalid = [f"{qid} (value {answers[qid]!r})" for qid in q.ids if qid in answers and _answer(answers[qid]) is None]
-    unknown = [repr(k) for k in answers if k not in q.by_id]
+    invalid = [f"{qid} (value {shown(answers[qid])})" for qid in q.ids if qid in answers and _answer(answers[qid]) is None]
+    unknown = [shown(k) for k in answers if k not in q.by_id]
     problems = []
     if missing:
         problems.append(f"no answer for question{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
@@ -351,10 +353,10 @@ def cite(refs: list[str]) -> str:
     for study, ps in by_study.items():
         nums = [int(p[1:]) for p in ps if re.fullmatch(r"P\d", p)]
         if len(nums) == len(ps) and len(nums) > 2 and nums == list(range(nums[0], nums[0] + len(nums))):
-            shown = f"P{nums[0]}–P{nums[-1]}"
+            text = f"P{nums[0]}–P{nums[-1]}"
         else:
-            shown = ", ".join("managerial implications" if p == "implications" else p.replace("-", "–") for p in ps)
-        parts.append(f"{_CITE.get(study, study)}, {shown}")
+            text = ", ".join("managerial implications" if p == "implications" else p.replace("-", "–") for p in ps)
+        parts.append(f"{_CITE.get(study, study)}, {text}")
     return "; ".join(parts)
 
 
@@ -550,7 +552,7 @@ def decode_code(code: str, questionnaire: Questionnaire | None = None) -> dict[s
     if len(parts) != 3 or parts[0] != CODE_PREFIX:
         raise ValueError(f"not a health-check code (expected {CODE_PREFIX}.<fingerprint>.<answers>)")
     if parts[1] != q.fingerprint:
-        raise ValueError(f"made with a different version of the questionnaire (fingerprint {parts[1]!r}, "
+        raise ValueError(f"made with a different version of the questionnaire (fingerprint {shown(parts[1])}, "
                          f"this book's is {q.fingerprint!r})")
     body = parts[2]
     try:
@@ -559,8 +561,15 @@ def decode_code(code: str, questionnaire: Questionnaire | None = None) -> dict[s
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise ValueError("its answers are not valid base64") from None
     if len(digits) != len(q.ids) or not re.fullmatch(f"[1-{POINTS}]*", digits):
-        raise ValueError(f"it must carry {len(q.ids)} answers, each 1-{POINTS} (found {digits!r})")
+        raise ValueError(f"it must carry {len(q.ids)} answers, each 1-{POINTS} (found {shown(digits)})")
     return {qid: int(d) for qid, d in zip(q.ids, digits)}
+
+
+def _close(stated: int | float, value: float) -> bool:
+    """``stated`` within 1e-6 of ``value``; a huge integer is simply not (float() would overflow)."""
+    if isinstance(stated, int) and abs(stated) > 2 ** 53:
+        return False
+    return abs(float(stated) - value) <= 1e-6
 
 
 def read_export(doc: Any, questionnaire: Questionnaire | None = None) -> dict[str, int]:
@@ -573,31 +582,36 @@ def read_export(doc: Any, questionnaire: Questionnaire | None = None) -> dict[st
     if isinstance(doc, (str, bytes)):
         try:
             doc = json.loads(doc)
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ValueError(f"not valid JSON ({err})") from None
+        except RecursionError:
+            raise ValueError("not a health-check export (its JSON is nested too deeply to read)") from None
+        except ValueError as err:  # JSONDecodeError, bad UTF-8, or a number past Python's 4300-digit limit
+            raise ValueError(f"not valid JSON ({clip(str(err))})") from None
     if not isinstance(doc, dict):
         raise ValueError("not a health-check export (expected a JSON object)")
     if doc.get("format") != FORMAT:
-        raise ValueError(f"not a health-check export (format {doc.get('format')!r}, expected {FORMAT!r})")
+        raise ValueError(f"not a health-check export (field 'format': value {shown(doc.get('format'))}, expected {FORMAT!r})")
     if doc.get("version") != VERSION:
-        raise ValueError(f"unsupported version {doc.get('version')!r} (this book reads version {VERSION})")
+        raise ValueError(f"unsupported version {shown(doc.get('version'))} (this book reads version {VERSION})")
     answers = check_answers(doc.get("answers"), q)
     stated = doc.get("inputs")
     if not isinstance(stated, dict):
         raise ValueError("field 'inputs' must be an object of input values")
     for name, v in mapped_inputs(answers, q).items():
         s = stated.get(name)
-        if isinstance(s, bool) or not isinstance(s, (int, float)) or not abs(float(s) - v) <= 1e-6:
+        if isinstance(s, bool) or not isinstance(s, (int, float)) or not _close(s, v):
             raise ValueError(f"its inputs do not follow from its answers under this questionnaire "
-                             f"(input {name!r}: stated {s!r}, answers give {v:.6g})")
+                             f"(field 'inputs.{name}': stated {shown(s)}, answers give {v:.6g})")
     return answers
 
 
-def read_file(path: str | Path, questionnaire: Questionnaire | None = None) -> list[tuple[str, dict[str, int]]]:
+def read_file(path: str | Path, questionnaire: Questionnaire | None = None,
+              name: str | None = None) -> list[tuple[str, dict[str, int]]]:
     """Answers from one file: an exported ``.json`` document, or a ``.txt`` with one code per
-    line. Returns ``[(name, answers)]``; a malformed file raises ``ValueError`` naming it."""
+    line. Returns ``[(name, answers)]``, the name being ``name`` (default: the file's stem), with
+    `` #1``, `` #2``... for a file of several codes; a malformed file raises ``ValueError`` naming it."""
     q = questionnaire or load()
     p = Path(path)
+    base = p.stem if name is None else name
     try:
         text = p.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:
@@ -609,12 +623,12 @@ def read_file(path: str | Path, questionnaire: Questionnaire | None = None) -> l
         out = []
         for i, ln in enumerate(lines, start=1):
             try:
-                out.append((f"{p.stem} #{i}" if len(lines) > 1 else p.stem, decode_code(ln, q)))
+                out.append((f"{base} #{i}" if len(lines) > 1 else base, decode_code(ln, q)))
             except ValueError as err:
                 raise ValueError(f"{p.name}: line {i}: {err}") from None
         return out
     try:
-        return [(p.stem, read_export(text, q))]
+        return [(base, read_export(text, q))]
     except ValueError as err:
         raise ValueError(f"{p.name}: {err}") from None
 
@@ -640,12 +654,20 @@ def class_measures(theory: Theory | None = None) -> list[dict[str, str]]:
 
 
 def class_table(firms: list[tuple[str, Mapping[str, Any]]], questionnaire: Questionnaire | None = None) -> pd.DataFrame:
-    """One row per firm and measure (long format): firm, group, measure, label, value."""
+    """One row per firm and measure (long format): firm, group, measure, label, value.
+
+    Firm names must differ: two firms under one name would be merged by anything that groups by
+    firm (a chart, a pivot) while counted twice by anything that counts rows."""
     q = questionnaire or load()
     measures = class_measures(q.theory)
     cols = ["firm", "group", "measure", "label", "value"]
     if not firms:
         return pd.DataFrame(columns=cols)
+    seen: set[str] = set()
+    for name, _ in firms:
+        if name in seen:
+            raise ValueError(f"two firms are named {shown(name)}; give each firm its own name")
+        seen.add(name)
     scen = pd.concat([answers_to_inputs(a, q) for _, a in firms], ignore_index=True)
     ev = _model.evaluate(scen, q.theory)
     rows = []

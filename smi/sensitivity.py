@@ -1,6 +1,9 @@
 """What to move first: how far each input, moved on its own, shifts a chosen output."""
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 import pandas as pd
 
@@ -25,12 +28,17 @@ def sensitivity(df: pd.DataFrame, output: str, step: float = 0.1, theory: Theory
     better direction: up for linkages and capabilities, down for dysfunction); ``slope`` is
     the local change per unit of the input's range. Rows are sorted actionable first (context
     and starting dysfunction are the situation, not levers), then by ``gain``.
+
+    ``step`` is a share of each input's range, in (0, 1]. A measure's start quarter takes whole
+    quarters only, so for it the step is rounded to the nearest whole number of quarters (at
+    least one): with ``step=0.33`` a start quarter in 0-40 moves by 13 quarters either way, never
+    past 0 or 40. ``slope`` uses the move actually made.
     """
     theory = theory or _data.load()
     meta = outputs(theory).set_index("output")
     if output not in meta.index:
         raise ValueError(f"unknown output {output!r}; known: {', '.join(meta.index)}")
-    if not 0 < step <= 1:
+    if isinstance(step, bool) or not isinstance(step, numbers.Real) or not 0 < step <= 1:
         raise ValueError(f"step must be in (0, 1] (value {step!r})")
     layer = meta.loc[output, "layer"]
     spec = theory.inputs.set_index("name")
@@ -39,11 +47,17 @@ def sensitivity(df: pd.DataFrame, output: str, step: float = 0.1, theory: Theory
     names = [n for n in spec.index if spec.loc[n, "layer"] in layers and spec.loc[n, "kind"] != "switch"]
     x = _frame(df.iloc[[0]], theory)
     probes = [x]
+    moved, width = [], []
     for n in names:
         lo, hi = float(spec.loc[n, "min"]), float(spec.loc[n, "max"])
         v = float(x.at[0, n])
         d = step * (hi - lo)
-        for new in (min(v + d, hi), max(v - d, lo), lo, hi):
+        if spec.loc[n, "kind"] == "start_quarter":
+            d = max(1.0, math.floor(d + 0.5))  # whole quarters (v, lo and hi are whole: checked on load)
+        higher, lower = min(v + d, hi), max(v - d, lo)
+        moved.append(higher - lower)
+        width.append(hi - lo)
+        for new in (higher, lower, lo, hi):
             row = x.copy()
             row[n] = new
             probes.append(row)
@@ -52,10 +66,8 @@ def sensitivity(df: pd.DataFrame, output: str, step: float = 0.1, theory: Theory
     now, rest = y[0], y[1:].reshape(len(names), 4)
     sign = 1.0 if meta.loc[output, "better"] == "higher" else -1.0
     up, down, at_min, at_max = rest.T
-    span = np.array([step * (float(spec.loc[n, "max"]) - float(spec.loc[n, "min"])) for n in names])
-    moved = np.array([(min(x.at[0, n] + s, spec.loc[n, "max"]) - max(x.at[0, n] - s, spec.loc[n, "min"]))
-                      for n, s in zip(names, span)])
-    slope = np.divide(up - down, moved / (span / step), out=np.zeros(len(names)), where=moved > 0)
+    moved_share = np.array(moved) / np.array(width)  # the move made, as a share of the input's range
+    slope = np.divide(up - down, moved_share, out=np.zeros(len(names)), where=moved_share > 0)
     gain = np.maximum(sign * (at_max - now), sign * (at_min - now)).clip(min=0.0)
     best = np.where(sign * (at_max - now) >= sign * (at_min - now), "raise", "lower")
     out = pd.DataFrame({

@@ -724,3 +724,157 @@ def test_env_var_points_loader_at_broken_copy(data, monkeypatch):
     assert smi.data.data_dir() == data
     with pytest.raises(DataValidationError, match=r"parameters\.csv.*functioning\.connection_share.*1\.7"):
         smi.load()
+
+
+# --------------------------------------------------------------------------- numbers that do not fit a float
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "-inf", "1e400", "-1e400", "NaN", "Infinity"])
+def test_simulation_quarters_not_finite(data, bad):
+    """nan, inf and 1e400 (which reads as inf) are refused by name before any whole-number or range
+    arithmetic: they used to escape as a bare ValueError or OverflowError from int()."""
+    set_cell(data / "parameters.csv", {"name": "simulation.quarters"}, "value", bad)
+    msg = load_error(data, "parameters.csv", "'simulation.quarters'", "'value'", repr(bad), "finite number")
+    assert "line " in msg  # the row is named by its line as well as its key
+
+
+@pytest.mark.parametrize("field", ["min", "max"])
+def test_parameter_range_not_finite(data, field):
+    set_cell(data / "parameters.csv", {"name": "recovery.rate"}, field, "1e400")
+    load_error(data, "parameters.csv", "'recovery.rate'", repr(field), "'1e400'", "finite number")
+
+
+@pytest.mark.parametrize("field, bad", [("max", "inf"), ("min", "-1e400"), ("max", "nan")])
+def test_input_range_not_finite(data, field, bad):
+    set_cell(data / "inputs.csv", {"name": "rapport"}, field, bad)
+    load_error(data, "inputs.csv", "'rapport'", repr(field), repr(bad), "finite number")
+
+
+def test_huge_value_is_cut_short_in_the_message(data):
+    huge = "9" * 400
+    set_cell(data / "malshe2017_dyads.csv", {"dyad": "3"}, "sales_age", huge)
+    msg = load_error(data, "malshe2017_dyads.csv", "dyad '3'", "'sales_age'", "9999999999", "400 characters")
+    assert len(msg) < 300, msg
+
+
+# --------------------------------------------------------------------------- study_facts.csv: numbers are numbers
+
+def test_study_fact_typo_in_a_count_stops_the_load(data):
+    """'twenty-five' where the sample chart reads a count used to load and then crash the book build."""
+    set_cell(data / "study_facts.csv", {"study": "malshe2011", "fact": "informants_sales"}, "value", "twenty-five")
+    load_error(data, "study_facts.csv", "'malshe2011'", "'informants_sales'", "'value'", "'twenty-five'")
+
+
+@pytest.mark.parametrize("study, fact, bad", [
+    ("malshe2017", "audio_hours", "about 39"),       # a unit, so a number, though no chart reads it
+    ("hughes2012", "business_unit_sales_max", "0,5"),
+    ("malshe2011", "interviews_phone", ""),
+])
+def test_study_fact_with_a_unit_must_be_a_number(data, study, fact, bad):
+    set_cell(data / "study_facts.csv", {"study": study, "fact": fact}, "value", bad)
+    load_error(data, "study_facts.csv", repr(fact), "'value'", repr(bad))
+
+
+def test_study_fact_drawn_by_the_book_must_be_a_whole_number(data):
+    path = data / "study_facts.csv"
+    set_cell(path, {"study": "hughes2012", "fact": "level_senior"}, "value", "15.5")
+    load_error(data, "study_facts.csv", "'hughes2012'", "'level_senior'", "'value'", "whole number", "'15.5'")
+
+
+def test_study_fact_drawn_by_the_book_must_be_present(data):
+    delete_rows(data / "study_facts.csv", {"study": "hughes2012", "fact": "level_junior"})
+    load_error(data, "study_facts.csv", "'hughes2012'", "'level_junior'", "no row")
+
+
+def test_study_fact_text_may_stay_text(data):
+    """Facts without a unit are words (a design, a country) and stay free text."""
+    set_cell(data / "study_facts.csv", {"study": "malshe2011", "fact": "country"}, "value", "United States")
+    theory = smi.load(data)
+    f = theory.study_facts
+    assert f[(f.study == "malshe2011") & (f.fact == "country")].value.iloc[0] == "United States"
+
+
+# --------------------------------------------------------------------------- inputs.csv: the model's shape
+
+def test_linkage_without_driver_or_components_fails_at_load(data):
+    """Social loses both its components to philosophical: caught by smi.load, not when the model compiles."""
+    for name in ("rapport", "informal_networks"):
+        set_cell(data / "inputs.csv", {"name": name}, "linkage", "philosophical")
+    load_error(data, "linkages.csv", "row 'social'", "neither a driver nor components", "inputs.csv", "'linkage'",
+               "value 'social'")
+
+
+def test_linkage_with_driver_and_components_is_refused(data):
+    """A component beside a driver would be silently ignored by the model."""
+    set_cell(data / "inputs.csv", {"name": "key_terms"}, "linkage", "language|social")
+    load_error(data, "inputs.csv", "'rapport'", "'kind'", "'social'", "'key_terms'", "value 'component'")
+
+
+def test_proviso_without_a_driver_is_refused(data):
+    set_cell(data / "inputs.csv", {"name": "team_visibility"}, "linkage", "social")
+    load_error(data, "inputs.csv", "'team_visibility'", "'kind'", "'social'", "no driver", "value 'proviso'")
+
+
+def test_input_kind_in_the_wrong_layer(data):
+    set_cell(data / "inputs.csv", {"name": "start_overt_conflict"}, "layer", "capabilities")
+    load_error(data, "inputs.csv", "'start_overt_conflict'", "'layer'", "'dynamics'", "value 'capabilities'")
+
+
+def test_measure_without_its_start_quarter_input(data):
+    set_cell(data / "inputs.csv", {"name": "openness_start"}, "name", "openness_begins")
+    load_error(data, "inputs.csv", "'openness_start'", "start_quarter", "'openness'", "interventions.csv")
+
+
+def test_input_the_dynamics_would_ignore(data):
+    append_row(data / "inputs.csv", name="start_bad_mood", label="Starting bad mood", layer="dynamics", kind="start",
+               min="0", max="1", default="0", basis="assumption", propositions="malshe2017:P7", help="Not a dysfunction.")
+    load_error(data, "inputs.csv", "'start_bad_mood'", "'kind'", "value 'start'")
+
+
+# --------------------------------------------------------------------------- references to propositions
+
+@pytest.mark.parametrize("file, key, field, bad", [
+    ("inputs.csv", {"name": "vision"}, "propositions", "hughes2012:P1|hughes2012:P7"),
+    ("parameters.csv", {"name": "recovery.rate"}, "serves", "hughes2012:P6"),
+    ("relations.csv", {"id": "link_drivers"}, "source", "malshe2011:P1|hughes2012:P6"),
+])
+def test_reference_to_a_proposition_the_study_does_not_have(data, file, key, field, bad):
+    """The pattern allows P1-P7 for every study; Hughes et al. (2012) has five propositions."""
+    set_cell(data / file, key, field, bad)
+    load_error(data, file, repr(next(iter(key.values()))), repr(field), "no such proposition",
+               "'hughes2012:P7'" if "P7" in bad else "'hughes2012:P6'")
+
+
+def test_sensemaking_names_a_sub_item_propositions_csv_lacks(data):
+    path = data / "sensemaking.csv"
+    _, rows = read_rows(path)
+    row = next(r for r in rows if r["item"])
+    delete_rows(data / "propositions.csv", {"study": "malshe2017", "proposition": row["proposition"], "item": row["item"]})
+    load_error(data, "sensemaking.csv", repr(row["construct"]), "'proposition'/'item'",
+               f"{row['proposition']}{row['item']}")
+
+
+# --------------------------------------------------------------------------- malshe2017_dyads.csv: company pairs
+
+@pytest.mark.parametrize("dyad, value, reason", [
+    ("2", "99", "no such dyad"),
+    ("2", "2", "names the dyad itself"),
+    ("2", "3", "does not name dyad 2 back"),
+])
+def test_same_company_must_name_the_other_dyad(data, dyad, value, reason):
+    set_cell(data / "malshe2017_dyads.csv", {"dyad": dyad}, "same_company_as_dyad", value)
+    load_error(data, "malshe2017_dyads.csv", f"row {dyad}", "'same_company_as_dyad'", reason, f"value {value}")
+
+
+def test_same_company_marker_must_match(data):
+    set_cell(data / "malshe2017_dyads.csv", {"dyad": "9"}, "shared_company_marker", "**")
+    load_error(data, "malshe2017_dyads.csv", "rows 2 and 9", "'shared_company_marker'", "values '*', '**'")
+
+
+def test_marked_dyad_must_name_its_partner(data):
+    set_cell(data / "malshe2017_dyads.csv", {"dyad": "9"}, "same_company_as_dyad", "")
+    load_error(data, "malshe2017_dyads.csv", "row 9", "'same_company_as_dyad'", "value ''")
+
+
+def test_informant_code_twice(data):
+    set_cell(data / "malshe2017_dyads.csv", {"dyad": "3"}, "sales_informant", "1SLS")
+    load_error(data, "malshe2017_dyads.csv", "duplicate", "sales_informant='1SLS'")

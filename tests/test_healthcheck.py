@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import base64
 import copy
+import csv
+import itertools
 import hashlib
 import json
 import re
@@ -31,6 +33,23 @@ def answers(value=3, **override) -> dict[str, int]:
 def pattern(seed: int) -> dict[str, int]:
     rng = np.random.default_rng(seed)
     return {qid: int(rng.integers(1, 6)) for qid in Q.ids}
+
+
+def scenario_by_hand(a: dict[str, int]) -> pd.DataFrame:
+    """The scenario the answers describe, derived here from the files alone (not through smi.healthcheck):
+    each asked input is the mean of its questions' answers rescaled to (a - 1) / 4, reversed for
+    '-'; every other input keeps its default from data/inputs.csv."""
+    doc = yaml.safe_load(SOURCE.read_text(encoding="utf-8"))
+    asked: dict[str, list[float]] = {}
+    for q in doc["questions"]:
+        for entry in q["maps_to"]:
+            name, sign = entry.split()
+            v = (a[q["id"]] - 1) / 4
+            asked.setdefault(name, []).append(1 - v if sign == "-" else v)
+    with (SOURCE.parent / "inputs.csv").open(newline="", encoding="utf-8") as fh:
+        row = {r["name"]: (r["default"] if r["kind"] == "switch" else float(r["default"])) for r in csv.DictReader(fh)}
+    row.update({name: sum(vs) / len(vs) for name, vs in asked.items()})
+    return pd.DataFrame([row])
 
 
 # --------------------------------------------------------------------------- the file itself
@@ -230,7 +249,8 @@ def test_whole_number_floats_count_as_answers():
 def test_profile_numbers_come_from_the_model(seed):
     a = pattern(seed)
     p = hc.profile(a)
-    x = hc.answers_to_inputs(a)
+    x = scenario_by_hand(a)
+    pd.testing.assert_frame_equal(p.inputs, x[p.inputs.columns], check_dtype=False)
     ev = smi.evaluate(x).iloc[0]
     for k in [*LINKAGES, "smi_connection"]:
         assert p.linkages[k] == pytest.approx(ev[k])
@@ -240,12 +260,49 @@ def test_profile_numbers_come_from_the_model(seed):
     for lv in LEVERS:
         assert p.levers[lv] == x.at[0, lv]
     # dysfunction risk is an estimate from the grid (the dynamics depend on every linkage): it is
-    # the grid's value, and close to the exact simulation of this firm
-    est = hc.dysfunction_risk(x)
+    # the grid's value at the firm's starting cell, interpolated in its connection, and close to
+    # the exact simulation of this firm
+    g = hc.risk_grid(Q)
+    cells = list(itertools.product(*[range(n + 1) for n in g.steps]))  # first start slowest, as built
+    cell = cells.index(tuple(int(round(x.at[0, s] * n)) for s, n in zip(g.starts, g.steps)))
+    for f, k in enumerate(("cumulative_dysfunction", "final_dysfunction", "peak_dysfunction")):
+        assert p.dysfunction[k] == pytest.approx(np.interp(ev.smi_connection, g.connection, g.values[cell, :, f]))
     summ = smi.summarize(x).iloc[0]
     for k in summ.index:
-        assert p.dysfunction[k] == pytest.approx(est[k])
         assert abs(p.dysfunction[k] - summ[k]) <= (0.05 if k == "functioning_loss" else 0.1), k
+
+
+def test_profile_of_a_middling_firm_by_hand():
+    """Every answer 3: every asked input is 0.5 (a reversed question too), and the numbers follow
+    from the model's formulas with the weights of data/parameters.csv, worked out here."""
+    p = hc.profile(answers(3))
+    w = THEORY.param
+    gate = lambda proviso, ctx: 1 - (w(f"strictness_low.{proviso}") + (w(f"strictness_high.{proviso}")
+                                      - w(f"strictness_low.{proviso}")) * ctx) * (1 - 0.5)
+    fixed = lambda proviso: 1 - w(f"strictness_high.{proviso}") * (1 - 0.5)  # a proviso without a context
+    link = {  # at the shipped weights: 0.18397, 0.23625, 0.325, 0.5, 0.5
+        "language": 0.5 * gate("vertical_communication", 0.5) * gate("horizontal_bridges", 0.5)
+        * gate("two_way_channels", 0.5),
+        "structure": 0.5 * gate("flexibility", 0.5) * gate("ownership", 0.5),
+        "process": 0.5 * fixed("team_visibility"),
+        "social": 0.5, "philosophical": 0.5,
+    }
+    for k, v in link.items():
+        assert p.linkages[k] == pytest.approx(v)
+    conn = sum(w(f"weight.{k}") * v for k, v in link.items()) / sum(w(f"weight.{k}") for k in LINKAGES)
+    assert p.linkages["smi_connection"] == pytest.approx(conn)  # 0.349044 at the shipped weights
+    assert all(p.levers[lv] == 0.5 for lv in LEVERS) and p.levers["lever_integration"] == pytest.approx(0.5)
+    share = w("functioning.connection_share")
+    functioning = share * conn + (1 - share) * 0.5
+    assert p.capabilities["smi_functioning"] == pytest.approx(functioning)
+    assert p.capabilities["synergy"] == pytest.approx(functioning ** w("synergy.exponent"))
+    # levers all at 0.5: whatever a capability stresses, its lever focus is 0.5, its own value
+    # synergy * (floor + (1 - floor) * 0.5), and spill-overs mix equal values
+    own = functioning ** w("synergy.exponent") * (w("capability.floor") + (1 - w("capability.floor")) * 0.5)
+    for cap in THEORY.capabilities.capability:
+        assert p.capabilities[cap] == pytest.approx(own)  # 0.318391 at the shipped weights
+    # the weakest linkages are the two lowest worked out above
+    assert list(p.weakest[p.weakest.layer == "linkage"].name) == sorted(link, key=link.get)[:hc.WEAKEST_PER_LAYER]
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -256,9 +313,8 @@ def test_dysfunction_risk_grid_is_exact_for_a_firm_with_equal_linkages(seed):
     rng = np.random.default_rng(seed)
     cell = [int(rng.integers(0, n + 1)) for n in g.steps]
     level = int(rng.integers(1, len(g.connection)))
-    idx = 0
-    for k, n in zip(cell, g.steps):
-        idx = idx * (n + 1) + k
+    # the cells in the order the grid lists them (each start's levels k / n, the first start slowest)
+    idx = list(itertools.product(*[range(n + 1) for n in g.steps])).index(tuple(cell))
     row = dict(THEORY.defaults, **{s: k / n for s, k, n in zip(g.starts, cell, g.steps)})
     x = pd.DataFrame([row])
     spec, c = smi.dynamics.dyn_spec(THEORY), smi.model.compiled(THEORY)
@@ -268,6 +324,26 @@ def test_dysfunction_risk_grid_is_exact_for_a_firm_with_equal_linkages(seed):
     total = st["D"].sum(axis=2)[:, 0]
     assert g.values[idx, level, 0] == pytest.approx(total[1:].mean())
     assert g.values[idx, level, 1] == pytest.approx(total[-1])
+
+
+def test_dysfunction_risk_grid_at_its_ends_by_hand():
+    """Hand-checkable cells: with no starting dysfunction nothing ever arises (every inflow is a
+    power of a dysfunction), so all three totals are 0 and the connection is kept whole; a firm
+    whose linkage inputs are all 1 has every linkage at 1, so the grid's top level is that firm,
+    simulated through the public smi.summarize."""
+    g = hc.risk_grid(Q)
+    assert g.connection[0] == 0 and g.connection[-1] == 1 and len(g.connection) == hc.CONNECTION_LEVELS
+    assert g.values.shape == (np.prod([n + 1 for n in g.steps]), hc.CONNECTION_LEVELS, len(hc.RISK_FIELDS))
+    assert (g.values[0, :, :3] == 0).all() and g.values[0, :, 3] == pytest.approx(np.ones(hc.CONNECTION_LEVELS))
+    top = {n: 1.0 for n in THEORY.input_names("linkages")}
+    for cell in ([g.steps[0], 0, 0], [0, g.steps[1] // 2, g.steps[2]]):
+        idx = list(itertools.product(*[range(n + 1) for n in g.steps])).index(tuple(cell))
+        x = smi.scenario(**top, **{s: k / n for s, k, n in zip(g.starts, cell, g.steps)})
+        assert smi.linkages(x).iloc[0][list(LINKAGES)].tolist() == [1.0] * len(LINKAGES)
+        summ = smi.summarize(x).iloc[0]
+        assert g.values[idx, -1, 0] == pytest.approx(summ.cumulative_dysfunction)
+        assert g.values[idx, -1, 1] == pytest.approx(summ.final_dysfunction)
+        assert g.values[idx, -1, 2] == pytest.approx(summ.peak_dysfunction)
 
 
 def test_weakest_links_are_the_lowest_with_their_propositions():
@@ -287,12 +363,20 @@ def test_weakest_links_are_the_lowest_with_their_propositions():
 
 
 def test_work_on_first_follows_the_sensitivity_ranking():
+    """Work on first: the inputs managers can move whose move alone, to either end of its range,
+    raises SMI functioning most; the gains are found here by moving each input with smi.evaluate."""
     a = pattern(3)
     p = hc.profile(a)
-    sens = smi.sensitivity(hc.answers_to_inputs(a), hc.FIRST_OUTPUT)
-    sens = sens[sens.input.isin(hc.actionable_inputs(THEORY))]
-    best = sens.sort_values(["gain", "input"], ascending=[False, True]).head(hc.WORK_ON_FIRST)
-    assert list(p.work_on_first.input) == list(best.input)
+    x = scenario_by_hand(a)
+    now = smi.evaluate(x).smi_functioning.iloc[0]
+    spec = THEORY.inputs.set_index("name")
+    movable = [n for n in THEORY.input_names() if spec.loc[n, "layer"] in ("linkages", "capabilities")
+               and spec.loc[n, "kind"] not in ("context", "start", "switch")]
+    gains = {n: max(smi.evaluate(x.assign(**{n: spec.loc[n, end]})).smi_functioning.iloc[0] - now
+                    for end in ("min", "max")) for n in movable}
+    best = sorted((n for n in gains if round(gains[n], 9) > 0), key=lambda n: (-round(gains[n], 9), n))
+    assert list(p.work_on_first.input) == best[:hc.WORK_ON_FIRST]
+    assert list(p.work_on_first.gain) == pytest.approx([gains[n] for n in best[:hc.WORK_ON_FIRST]])
     assert p.work_on_first.gain.is_monotonic_decreasing
     assert not set(p.work_on_first.input) & set(THEORY.input_names(kind="context"))
 
@@ -371,6 +455,62 @@ def test_read_file_names_the_file(tmp_path):
         hc.read_file(tmp_path / "broken.json")
     with pytest.raises(ValueError, match=r"^badcodes\.txt: line 2: not a health-check code"):
         hc.read_file(tmp_path / "badcodes.txt")
+
+
+HUGE = int("7" * 400)
+
+
+def test_a_400_digit_answer_is_named_and_cut_short():
+    """float() of it overflowed (OverflowError) and ended a whole class debrief."""
+    doc = hc.export(pattern(5))
+    doc["answers"]["lev-vision"] = HUGE
+    with pytest.raises(ValueError) as err:
+        hc.read_export(json.dumps(doc))
+    msg = str(err.value)
+    assert "lev-vision (value 7777777777" in msg and "(400 digits)" in msg
+    assert len(msg) < 200, msg
+
+
+def test_a_400_digit_input_is_named_and_cut_short():
+    doc = hc.export(pattern(5))
+    doc["inputs"]["rapport"] = HUGE
+    with pytest.raises(ValueError, match=r"field 'inputs\.rapport': stated 7777777777\S*… \(400 digits\)") as err:
+        hc.read_export(json.dumps(doc))
+    assert len(str(err.value)) < 250
+
+
+def test_a_number_past_pythons_digit_limit_is_not_valid_json():
+    text = json.dumps(hc.export(pattern(5))).replace('"version": 2', '"version": ' + "9" * 5000)
+    with pytest.raises(ValueError, match="not valid JSON") as err:
+        hc.read_export(text)
+    assert len(str(err.value)) < 400
+
+
+def test_deeply_nested_json_is_refused_by_name(tmp_path):
+    """json.loads raised RecursionError, which no caller expected."""
+    (tmp_path / "deep.json").write_text('{"format": "smi-healthcheck", "answers": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(ValueError, match=r"^deep\.json: not a health-check export \(its JSON is nested too deeply"):
+        hc.read_file(tmp_path / "deep.json")
+
+
+@pytest.mark.parametrize("value, shown", [
+    ("x" * 1000, "(1000 characters)"),
+    ([[[[[[1]]]]]], "[[[[...]]]]"),
+    ({"a" * 500: 1}, "…"),
+])
+def test_other_huge_values_are_cut_short(value, shown):
+    doc = hc.export(pattern(5))
+    doc["answers"]["lev-culture"] = value
+    with pytest.raises(ValueError) as err:
+        hc.read_export(doc)
+    msg = str(err.value)
+    assert "lev-culture (value " in msg and shown in msg and len(msg) < 200, msg
+
+
+def test_class_table_refuses_two_firms_of_one_name():
+    """Grouped by firm they would merge into one, counted by row they would stay two."""
+    with pytest.raises(ValueError, match="two firms are named 'team'"):
+        hc.class_table([("team", pattern(1)), ("team", pattern(2))])
 
 
 # --------------------------------------------------------------------------- earlier versions of the questionnaire

@@ -119,6 +119,30 @@ def test_sensitivity_for_dysfunction_prefers_lowering():
     assert (~starts.actionable).all() and (starts.best_move == "lower").all()
 
 
+@pytest.mark.parametrize("step, quarters", [(0.33, 13), (0.1, 4), (0.01, 1), (1.0, 40)])
+def test_sensitivity_moves_a_start_quarter_by_whole_quarters(step, quarters):
+    """A start quarter takes whole quarters: ``step`` of its 0-40 range is rounded to the nearest
+    whole number of quarters (at least one) and kept inside the range; step=0.33 used to crash."""
+    scen = smi.scenario(start_overt_conflict=0.6, openness=1.0, openness_start=4)
+    sens = smi.sensitivity(scen, "cumulative_dysfunction", step=step).set_index("input")
+    up, down = min(4 + quarters, 40), max(4 - quarters, 0)
+    at = lambda q: smi.summarize(scen.assign(openness_start=q)).cumulative_dysfunction.iloc[0]
+    row = sens.loc["openness_start"]
+    assert row.value == 4
+    assert row.output_up == pytest.approx(at(up)) and row.output_down == pytest.approx(at(down))
+    assert row.output_at_min == pytest.approx(at(0)) and row.output_at_max == pytest.approx(at(40))
+    # the slope uses the move actually made, per unit of the 0-40 range
+    assert row.slope == pytest.approx((at(up) - at(down)) / ((up - down) / 40))
+    assert row.gain == pytest.approx(at(4) - at(0)) and row.gain > 0  # starting the measure earlier helps
+    assert row.best_move == "lower"
+
+
+@pytest.mark.parametrize("step", [0, -0.1, 1.5, float("nan"), "0.1", True])
+def test_sensitivity_step_outside_its_range_is_named(step):
+    with pytest.raises(ValueError, match=r"step must be in \(0, 1\] \(value "):
+        smi.sensitivity(smi.scenario(), "language", step=step)
+
+
 @pytest.mark.parametrize("key", list(THEORY.presets.key))
 def test_every_preset_is_a_full_valid_scenario(key):
     df = smi.preset(key)
