@@ -4,6 +4,8 @@
 #   make book    build the book into _build/html (warnings are errors)
 #   make serve   build the book and serve it (and the Voila labs, once they exist) on 127.0.0.1
 #   make bench   print benchmark results (`name value unit` lines)
+#   make loadtest  100 lab pages opened and abandoned against voila.json as shipped (~12 min)
+#   make hub     the labs on JupyterHub on 127.0.0.1, with logins: docs/deploy-hub.md
 #   make clean   remove build output and caches (keeps .venv); `make distclean` also removes .venv
 #
 # Everything runs inside .venv, created on first use from requirements.txt (pinned) plus an
@@ -25,10 +27,10 @@ export PATH := $(abspath $(VENV)/bin):$(PATH)
 # would silently drop their warnings, so a strict build must always be a full one.
 JB_BUILD := $(VENV)/bin/jupyter-book build . --all --keep-going
 
-.PHONY: help venv .venv test test-model test-book test-notebooks test-browser test-pdf book pdf bench serve clean distclean
+.PHONY: help venv .venv test test-model test-book test-notebooks test-browser test-pdf test-hub book pdf bench loadtest serve hub clean distclean
 
 help:
-	@echo "make test | book | serve | bench | clean | distclean"
+	@echo "make test | book | pdf | serve | hub | bench | loadtest | clean | distclean"
 
 # ---------------------------------------------------------------------------- environment
 venv .venv: $(STAMP)
@@ -51,6 +53,14 @@ $(GRAPHVIZ):
 	else echo "graphviz is missing: run 'sudo apt-get install -y graphviz', then make again" >&2; exit 1; fi; \
 	$$SUDO apt-get update -qq && $$SUDO apt-get install -y --no-install-recommends graphviz
 
+# Debian chromium: every target that launches a browser (browser tests, the print edition, the
+# benchmarks, the load test) depends on it; installed the same way as graphviz.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" -eq 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	else echo "chromium is missing: run 'sudo apt-get install -y chromium', then make again" >&2; exit 1; fi; \
+	$$SUDO apt-get update -qq && $$SUDO apt-get install -y --no-install-recommends chromium
+
 # ---------------------------------------------------------------------------- tests
 # Each group is its own target; `make -k test` runs every group and still fails if any fails.
 #   test-book       strict build: warnings are errors, every chapter executed
@@ -58,14 +68,15 @@ $(GRAPHVIZ):
 #   test-notebooks  nbval over every notebook (chapters converted from MyST by jupytext)
 #   test-browser    the built site and the Voila labs on 127.0.0.1, driven in headless Chromium
 #   test-pdf        the print edition: produced, every chapter, a fallback where each chart stands
-test: test-book test-model test-notebooks test-browser test-pdf
+#   test-hub        the labs through a real JupyterHub: logins, isolation, culling
+test: test-book test-model test-notebooks test-browser test-pdf test-hub
 
 # pytest exits 5 when it collects no tests: that is a failure here, never a pass.
 PYTEST_STRICT = rc=0; $(PY) -m pytest $(1) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests in $(1) -- failing" >&2; fi; exit $$rc
 
 test-model: $(STAMP) $(GRAPHVIZ)
-	@$(call PYTEST_STRICT,tests/ --ignore=tests/browser --ignore=tests/print)
+	@$(call PYTEST_STRICT,tests/ --ignore=tests/browser --ignore=tests/print --ignore=tests/hub)
 
 test-book: book
 
@@ -75,10 +86,10 @@ test-notebooks: book
 	@n=$$(find _build/html/_notebooks -name '*.ipynb' | wc -l); [ $$n -gt 0 ] || { echo "no notebooks in the built site" >&2; exit 1; }
 	@$(call PYTEST_STRICT,--nbval-lax -p no:cacheprovider _build/html/_notebooks widgets/labs)
 
-test-browser: book
+test-browser: book $(CHROMIUM)
 	@$(call PYTEST_STRICT,tests/browser)
 
-test-pdf: pdf
+test-pdf: pdf $(CHROMIUM)
 	@$(call PYTEST_STRICT,tests/print)
 
 # ---------------------------------------------------------------------------- book
@@ -87,12 +98,44 @@ book: $(STAMP) $(GRAPHVIZ)
 
 # ---------------------------------------------------------------------------- print edition
 # The whole book as one PDF, offline (route and reasons: scripts/build_pdf.py, README).
-pdf: $(STAMP) $(GRAPHVIZ)
+pdf: $(STAMP) $(GRAPHVIZ) $(CHROMIUM)
 	$(PY) scripts/build_pdf.py
 
+# ---------------------------------------------------------------------------- JupyterHub
+# (merged from deploy/Makefile.snippet)
+# configurable-http-proxy for the Hub, pinned by package.json + package-lock.json; reinstalled
+# whenever either changes. Needs Node.js >= 20 (package.json "engines"), not installed here.
+NODE_MODULES := node_modules/.installed
+$(NODE_MODULES): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20 or later (with npm), then make again" >&2; exit 1; }
+	npm ci --no-audit --no-fund
+	touch $@
+
+# The labs for a whole school on one machine: JupyterHub on 127.0.0.1 (deploy/jupyterhub_config.py,
+# docs/deploy-hub.md). Local run only: any user name logs in with the shared password in
+# SMI_HUB_PASSWORD (a school uses its single sign-on). SMI_HUB_PORT (default 8010) and the other
+# SMI_HUB_* settings: deploy/hub_settings.py. Ctrl-C stops the Hub and every student's server.
+hub: $(STAMP) $(NODE_MODULES)
+	@if [ -z "$${SMI_HUB_PASSWORD:-}" ] || [ "$${#SMI_HUB_PASSWORD}" -lt 8 ]; then \
+	  echo "set SMI_HUB_PASSWORD (8+ characters), e.g. SMI_HUB_PASSWORD=\$$(openssl rand -hex 8) make hub" >&2; exit 2; fi
+	@echo "JupyterHub: http://127.0.0.1:$${SMI_HUB_PORT:-8010}/ (log in with any name and SMI_HUB_PASSWORD)"
+	$(VENV)/bin/jupyterhub -f deploy/jupyterhub_config.py
+
+# The labs through a real Hub on 127.0.0.1 (~3-5 min on 2 cores): login, three students in
+# Chromium, isolation between them, culling; and the local / Zero to JupyterHub configurations
+# agree.
+test-hub: $(STAMP) $(NODE_MODULES) $(CHROMIUM)
+	@$(call PYTEST_STRICT,tests/hub)
+
 # ---------------------------------------------------------------------------- bench
-bench: $(STAMP)
+# bench_book rebuilds the book (graphviz) and drives Chromium; bench_voila drives Chromium;
+# bench_hub starts JupyterHub (configurable-http-proxy from node_modules).
+bench: $(STAMP) $(GRAPHVIZ) $(CHROMIUM) $(NODE_MODULES)
 	$(PY) benchmarks/run.py
+
+# Bounded (about 10 minutes, loopback only): what it does and prints, benchmarks/loadtest.py.
+loadtest: $(STAMP) $(CHROMIUM)
+	$(PY) benchmarks/loadtest.py
 
 # ---------------------------------------------------------------------------- serve
 # For reading, a warning must not keep the book off screen: the serve build is not strict

@@ -1,7 +1,18 @@
 """The print edition (`make pdf`): produced, every chapter in it, and a static fallback (chart
-image with its numbers) wherever the online book has an interactive."""
+image with its numbers) wherever the online book has an interactive.
+
+The fallback images are SVGs (vl-convert). Chromium prints an SVG image as vector paths and text
+in the page's own content stream, not as an image XObject, so counting images in the PDF finds
+none. What proves an image is printed is its text: every label the SVG draws (ticks, axis and
+legend titles, its title) is in the PDF's text layer, in the SVG's order, just before that
+figure's "Numbers behind this chart". A figure whose image is missing has none of them there.
+test_a_missing_image_is_caught prints a small page with one image removed and checks that the
+same check names that figure.
+"""
 from __future__ import annotations
 
+import base64
+import html as _html
 import re
 import unicodedata
 from html.parser import HTMLParser
@@ -9,6 +20,8 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
+
+from tests.support import CHROMIUM, FLAGS, chromium_missing
 
 ROOT = Path(__file__).resolve().parents[2]
 PDF = ROOT / "_build" / "pdf" / "sales-marketing-connected.pdf"
@@ -18,6 +31,63 @@ SINGLE = ROOT / "_build" / "singlehtml" / "book" / "intro.html"
 def _norm(s: str) -> str:
     # NFKC: the PDF's text layer uses typographic ligatures (fi, fl)
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", s)).strip()
+
+
+ANCHOR = "Numbersbehindthischart"  # printed after each figure's caption (its numbers table, opened)
+FIGURE_RE = re.compile(r'<figure class="smi-figure".*?</figure>', re.S)
+
+
+def fallback_runs(figure_html: str) -> list[str]:
+    """What a figure's fallback image prints as text, spaces removed, in the SVG's order: runs of
+    consecutive short labels joined; of a long label (a subtitle wider than the chart is clipped at
+    both ends) its middle 30 characters."""
+    m = re.search(r'<img class="smi-fallback" src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', figure_html)
+    if m is None:
+        return []
+    svg = base64.b64decode(m.group(1)).decode()
+    runs, cur = [], ""
+    for raw in re.findall(r"<text\b[^>]*>(.*?)</text>", svg, re.S):
+        label = _norm(_html.unescape(re.sub(r"<[^>]+>", "", raw))).replace(" ", "")
+        if not label:
+            continue
+        if len(label) <= 40:
+            cur += label
+        else:
+            if cur:
+                runs.append(cur)
+                cur = ""
+            mid = len(label) // 2
+            runs.append(label[mid - 15:mid + 15])
+    if cur:
+        runs.append(cur)
+    return runs
+
+
+def figures(page_html: str) -> list[tuple[str, list[str]]]:
+    """(figure id, fallback runs) of every interactive figure of a page, in order."""
+    return [(re.search(r'id="([^"]+)"', f).group(1), fallback_runs(f)) for f in FIGURE_RE.findall(page_html)]
+
+
+def missing_images(figs: list[tuple[str, list[str]]], pdf_text: str) -> list[str]:
+    """The figures whose fallback image is not printed: its text is not all there, in order,
+    between the previous figure's numbers and its own."""
+    text = _norm(pdf_text).replace(" ", "")
+    anchors = [m.start() for m in re.finditer(ANCHOR, text)]
+    if len(anchors) != len(figs):
+        return [f"{len(figs)} figures but {len(anchors)} 'Numbers behind this chart' in the PDF"]
+    missing, start = [], 0
+    for (name, runs), end in zip(figs, anchors):
+        window, pos = text[start:end], 0
+        if not runs:
+            missing.append(f"{name}: no fallback image in the HTML")
+        for run in runs:
+            at = window.find(run, pos)
+            if at < 0:
+                missing.append(f"{name}: its image's text {run[:40]!r} is not printed")
+                break
+            pos = at + len(run)
+        start = end + len(ANCHOR)
+    return missing
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +147,42 @@ def test_every_interactive_has_its_fallback_in_print(text):
     assert not missing, f"figures without their static version in the PDF: {missing}"
     # each figure prints its numbers table, opened
     assert text.count("Numbers behind this chart") >= len(parser.captions)
+
+
+def test_every_fallback_image_is_printed(text):
+    figs = figures(SINGLE.read_text(encoding="utf-8"))
+    assert figs, "the single-page edition has no interactive figures"
+    missing = missing_images(figs, text)
+    assert not missing, f"fallback images not in the PDF: {missing}"
+
+
+def test_a_missing_image_is_caught(tmp_path):
+    """Two figures of the single-page edition printed by Chromium, as the book is: both found;
+    then the same page with the second figure's image removed: that figure, and only it, named."""
+    if chromium_missing():
+        pytest.fail(chromium_missing())
+    from playwright.sync_api import sync_playwright
+
+    page_html = SINGLE.read_text(encoding="utf-8")
+    two = FIGURE_RE.findall(page_html)[:2]
+    assert len(two) == 2, "the single-page edition has fewer than two figures"
+    # the print edition shows each figure's numbers table opened
+    two = [f.replace('<details class="smi-numbers">', '<details class="smi-numbers" open>') for f in two]
+    broken = [two[0], re.sub(r'<img class="smi-fallback"[^>]*>', "", two[1])]
+    figs = figures("".join(two))
+    out = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            for name, parts in (("whole", two), ("broken", broken)):
+                page = browser.new_page()
+                page.set_content("<html><body>" + "".join(parts) + "</body></html>")
+                pdf = tmp_path / f"{name}.pdf"
+                page.pdf(path=str(pdf), format="A4")
+                out[name] = " ".join(pg.extract_text() or "" for pg in PdfReader(pdf).pages)
+                page.close()
+        finally:
+            browser.close()
+    assert missing_images(figs, out["whole"]) == []
+    missing = missing_images(figs, out["broken"])
+    assert len(missing) == 1 and missing[0].startswith(figs[1][0] + ":"), missing
