@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import socket
 import sys
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,6 +32,21 @@ def chromium_missing() -> str | None:
         return None
     return f"{CHROMIUM} is missing: run `make test` or `make bench` (they install Debian chromium), " \
            "or `sudo apt-get install -y chromium`"
+
+
+@contextmanager
+def chromium():
+    """Headless Debian Chromium under Playwright, closed on exit (RuntimeError if it is missing)."""
+    from playwright.sync_api import sync_playwright
+
+    if missing := chromium_missing():
+        raise RuntimeError(missing)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            yield b
+        finally:
+            b.close()
 
 
 def free_port() -> int:

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 import smi
+from tests.support import pattern
 from smi import healthcheck as hc
 from smi.data import LEVERS
 
@@ -21,11 +22,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "debrief.py"
 QUESTIONS = yaml.safe_load((smi.data.data_dir() / hc.FILE).read_text(encoding="utf-8"))["questions"]
 THEORY = smi.load()
-
-
-def pattern(seed: int) -> dict[str, int]:
-    rng = np.random.default_rng(seed)
-    return {qid: int(rng.integers(1, 6)) for qid in hc.load().ids}
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 import smi
+from tests.support import pattern
 from smi import healthcheck as hc
 from smi.data import DYSFUNCTIONS, LEVERS, LINKAGES, DataValidationError
 
@@ -28,11 +29,6 @@ def answers(value=3, **override) -> dict[str, int]:
     a = {qid: value for qid in Q.ids}
     a.update({k.replace("_", "-"): v for k, v in override.items()})
     return a
-
-
-def pattern(seed: int) -> dict[str, int]:
-    rng = np.random.default_rng(seed)
-    return {qid: int(rng.integers(1, 6)) for qid in Q.ids}
 
 
 def scenario_by_hand(a: dict[str, int]) -> pd.DataFrame:

@@ -8,20 +8,15 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from smi import healthcheck as hc
+from tests.support import pattern
 
 HEALTH = "book/healthcheck.html"
 DEBRIEF = "book/instructor/debrief.html"
 ROOT = "#smi-hc-health"
 Q = hc.load()
-
-
-def pattern(seed: int) -> dict[str, int]:
-    rng = np.random.default_rng(seed)
-    return {qid: int(rng.integers(1, 6)) for qid in Q.ids}
 
 
 def fill(page, answers: dict[str, int]) -> None:

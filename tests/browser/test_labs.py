@@ -8,7 +8,6 @@ import base64
 import io
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -21,27 +20,19 @@ import pytest
 
 import smi
 
+from tests.support import free_port, serve_module
+
 from .conftest import ROOT, PageWatch
 
 LABS = ["linkage_lab", "capability_lab", "dysfunction_lab"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def voila_url(tmp_path_factory):
     """Voila as `make serve` runs it (scripts/serve.py: the repo's voila.json, the CDN-free
     smi-lab template), with one warm kernel per lab instead of a class-sized pool."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("smi_serve", ROOT / "scripts" / "serve.py")
-    serve = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(serve)
-    port = _free_port()
+    serve = serve_module()
+    port = free_port()
     pools = {"default": {"pool_size": 1}, **{f"{lab}.ipynb": {"pool_size": 1} for lab in LABS}}
     cmd, env, cwd = serve.voila_command(port, overrides={"VoilaKernelManager": {"kernel_pools_config": pools}},
                                         workdir=tmp_path_factory.mktemp("voila"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ..browser.conftest import CHROMIUM, FLAGS
+from tests.support import chromium, chromium_missing
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "deploy"))
@@ -41,11 +41,7 @@ def hub(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: install Debian chromium (.ci/run does)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+    if missing := chromium_missing():
+        pytest.fail(missing)
+    with chromium() as b:
         yield b
-        b.close()
