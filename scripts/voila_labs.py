@@ -15,7 +15,11 @@ ready; why, and what was measured: voila.md, *The kernel pool*.
   `LabKernelManager.health_interval` seconds and again before a kernel is handed out. Stock
   Voila kept it in the pool, left the pool short and could hand it to a visitor. (voila.json
   turns the kernel restarter off: it would bring back a bare kernel, without the lab.) The same
-  check shuts down a visitor's kernel whose process has died, so it stops counting.
+  check shuts down a visitor's kernel whose process has died, so it stops counting, and one
+  whose page connected and then has been gone `LabKernelManager.abandoned_grace` seconds (Voila
+  never shuts a kernel when its page closes; a kernel not yet connected is left to culling).
+- Culling skips a kernel still starting (jupyter_server raised a TraitError on its unset
+  `last_activity`).
 - `LabKernelManager.max_kernels` bounds the kernels alive at once (pools included): every page
   GET holds a ~200 MB kernel until it is culled, so a reload loop or a crawler would otherwise
   exhaust memory. Beyond it a visitor gets HTTP 503 with a page saying so; refills wait.
@@ -32,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sys
+import time
 
 from jupyter_core.utils import run_sync
 from tornado import web
@@ -42,7 +47,7 @@ VOILA_VERSION = "0.5.13"  # the pool internals used below (_pools, _initialize) 
 
 FULL_MESSAGE = ("This lab server is at its limit of %d running lab kernels (LabKernelManager.max_kernels "
                 "in voila.json), so it cannot open another lab now. Close lab tabs you no longer use "
-                "(a closed tab's kernel is freed after %d idle minutes) and try again in a few minutes.")
+                "(a closed tab's kernel is freed within about %s) and try again in a few minutes.")
 
 
 def lab_kernel_manager(voila_manager: type) -> type:
@@ -51,11 +56,15 @@ def lab_kernel_manager(voila_manager: type) -> type:
     class LabKernelManager(voila_manager):
         max_kernels = Int(0, config=True, help="Kernels alive at once, pools included; 0 = no limit.")
         health_interval = Float(5.0, config=True, help="Seconds between checks of the pooled kernels.")
+        abandoned_grace = Float(60.0, config=True, help=(
+            "Seconds a visitor's kernel may have no page connected, after its page had connected, "
+            "before the health check shuts it down; 0 = never (culling only)."))
 
         def __init__(self, **kwargs):
             self._closing = False
             self._starting = 0          # kernel starts in flight (not yet in self._kernels)
             self._checking = False
+            self._left_at: dict[str, float] = {}  # kernel id -> when its last page disconnected
             super().__init__(**kwargs)  # schedules the first pool fill
             try:
                 loop = asyncio.get_event_loop()
@@ -76,8 +85,9 @@ def lab_kernel_manager(voila_manager: type) -> type:
             if (kernel_id is None or kernel_id not in self) and not self._room():
                 self.log.warning("Refusing a new kernel: %d of max_kernels=%d running",
                                  self.kernel_count(), self.max_kernels)
-                minutes = max(1, round(getattr(self, "cull_idle_timeout", 0) / 60))
-                raise web.HTTPError(503, FULL_MESSAGE % (self.max_kernels, minutes),
+                freed = self.abandoned_grace if self.abandoned_grace > 0 else getattr(self, "cull_idle_timeout", 0)
+                minutes = max(1, round(freed / 60))
+                raise web.HTTPError(503, FULL_MESSAGE % (self.max_kernels, f"{minutes} minute{'s' * (minutes > 1)}"),
                                     reason="Lab server full")
             self._starting += 1
             try:
@@ -98,6 +108,47 @@ def lab_kernel_manager(voila_manager: type) -> type:
                 return await super()._initialize(notebook_path, None, **kwargs)
             finally:
                 self._starting -= 1
+
+        # ---------------------------------------------------------------- abandoned pages
+        # Voila never shuts a page's kernel when the page closes: a reload or a closed tab left
+        # ~190 MB for cull_idle_timeout (600 s), and a burst of abandoned pages hit max_kernels.
+        # A kernel whose page connected and then left for abandoned_grace s is shut down by the
+        # health check. Only a page that HAS connected counts: a kernel served but not yet
+        # connected (a slow page load) is left to culling, and pooled kernels never connect.
+        def notify_connect(self, kernel_id):
+            super().notify_connect(kernel_id)
+            self._left_at.pop(kernel_id, None)
+
+        def notify_disconnect(self, kernel_id):
+            super().notify_disconnect(kernel_id)
+            if self._kernel_connections.get(kernel_id, 1) <= 0:
+                self._left_at[kernel_id] = time.monotonic()
+
+        async def _shut_abandoned(self, pooled: set) -> None:
+            if self.abandoned_grace <= 0:
+                return
+            now = time.monotonic()
+            for kid, left in list(self._left_at.items()):
+                if kid not in self._kernels:          # shut down meanwhile (culled, died, restarted)
+                    self._left_at.pop(kid, None)
+                elif (kid not in pooled and self._kernel_connections.get(kid, 0) <= 0
+                      and now - left >= self.abandoned_grace):
+                    self._left_at.pop(kid, None)
+                    self.log.info("Kernel %s: its page left %.0f s ago (abandoned_grace %g s): shutting it down",
+                                  kid, now - left, self.abandoned_grace)
+                    try:
+                        await self.shutdown_kernel(kid, now=True)
+                    except Exception:  # noqa: BLE001 - already gone is fine
+                        self.log.debug("Shutting down kernel %s failed", kid, exc_info=True)
+
+        async def cull_kernel_if_idle(self, kernel_id):
+            # jupyter_server's check reads kernel.last_activity, which is unset (TraitError) while
+            # a kernel is still starting: skip it this round instead of logging a traceback
+            kernel = self._kernels.get(kernel_id)
+            if kernel is not None and not kernel.trait_has_value("last_activity"):
+                self.log.debug("Not culling kernel %s: still starting (no last_activity yet)", kernel_id)
+                return
+            return await super().cull_kernel_if_idle(kernel_id)
 
         # ---------------------------------------------------------------- pool health
         def fill_if_needed(self, delay=None, notebook_name=None, extra_kernel_env_variables={}, **kwargs):  # noqa: B006 - Voila's signature
@@ -192,6 +243,7 @@ def lab_kernel_manager(voila_manager: type) -> type:
                             await self.shutdown_kernel(kid, now=True)
                         except Exception:  # noqa: BLE001
                             self.log.debug("Shutting down kernel %s failed", kid, exc_info=True)
+                await self._shut_abandoned(pooled)
             finally:
                 self._checking = False
 

@@ -11,7 +11,8 @@ always stopped.
 
 The kernel pool (scripts/voila_labs.py) is tested on servers of its own: repeated starts of the
 pools (SMI_VOILA_FULL_POOLS=1: voila.json's full 34-kernel pools, ~75 s per start on 2 cores;
-default 4 kernels per lab), a killed pooled kernel, visitors beyond the pool, max_kernels.
+default 4 kernels per lab), a killed pooled kernel, visitors beyond the pool, max_kernels, an
+abandoned page's kernel freed after abandoned_grace, culling meeting a kernel still starting.
 A "live lab" is checked as the page uses it: the page's kernel answers on its websocket with the
 widget state, which holds the lab's ready marker (a kernel that died or was restarted has none).
 """
@@ -331,39 +332,45 @@ def _msg(session: str, msg_type: str, content: dict, metadata: dict | None = Non
                        "channel": "shell", "buffers": []})
 
 
-def _live_lab(url: str, limit: float = LIVE_LIMIT_S) -> tuple[float, str]:
-    """Open the lab as its page does: GET, the kernel's websocket, the widget state. Fails unless
-    the state holds the lab's ready marker within `limit` s. Returns (seconds, kernel id)."""
+async def _visit(url: str, keep: list | None = None) -> tuple[float, str]:
+    """Open the lab as its page does: GET, the kernel's websocket, the widget state, which must
+    hold the lab's ready marker. Returns (seconds, kernel id); the websocket is closed (the page
+    left) unless `keep` is a list, which gets it (the page stays open)."""
     from tornado.websocket import websocket_connect
 
-    async def visit() -> tuple[float, str]:
-        t0 = time.monotonic()
-        status, html = await asyncio.to_thread(_get, url)
-        _check_page(status, html, url)
-        m = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', html, re.S)
-        assert m, f"{url}: no jupyter-config-data in the page"
-        kernel_id = json.loads(m.group(1))["kernelId"]
-        session, comm = uuid.uuid4().hex, uuid.uuid4().hex
-        ws_url = url.split("/voila/")[0].replace("http://", "ws://") + f"/api/kernels/{kernel_id}/channels?session_id={session}"
-        ws = await websocket_connect(ws_url, max_message_size=256 * 2**20)
-        try:
-            ws.write_message(_msg(session, "comm_open", {"comm_id": comm, "target_name": "jupyter.widget.control",
-                                                         "data": {}}, {"version": "1.0.0"}))
-            ws.write_message(_msg(session, "comm_msg", {"comm_id": comm, "data": {"method": "request_states"}}))
-            while True:
-                frame = await ws.read_message()
-                assert frame is not None, f"{url}: kernel {kernel_id} closed its websocket"
-                c = _frame(frame).get("content", {})
-                if c.get("comm_id") == comm and c.get("data", {}).get("method") == "update_states":
-                    states = c["data"]["states"]
-                    assert any("smi-lab-ready" in str(w["state"].get("value", "")) for w in states.values()), \
-                        f"{url}: kernel {kernel_id} has no lab (its widget state holds no ready marker)"
-                    return time.monotonic() - t0, kernel_id
-        finally:
+    t0 = time.monotonic()
+    status, html = await asyncio.to_thread(_get, url)
+    _check_page(status, html, url)
+    m = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', html, re.S)
+    assert m, f"{url}: no jupyter-config-data in the page"
+    kernel_id = json.loads(m.group(1))["kernelId"]
+    session, comm = uuid.uuid4().hex, uuid.uuid4().hex
+    ws_url = url.split("/voila/")[0].replace("http://", "ws://") + f"/api/kernels/{kernel_id}/channels?session_id={session}"
+    ws = await websocket_connect(ws_url, max_message_size=256 * 2**20)
+    try:
+        ws.write_message(_msg(session, "comm_open", {"comm_id": comm, "target_name": "jupyter.widget.control",
+                                                     "data": {}}, {"version": "1.0.0"}))
+        ws.write_message(_msg(session, "comm_msg", {"comm_id": comm, "data": {"method": "request_states"}}))
+        while True:
+            frame = await ws.read_message()
+            assert frame is not None, f"{url}: kernel {kernel_id} closed its websocket"
+            c = _frame(frame).get("content", {})
+            if c.get("comm_id") == comm and c.get("data", {}).get("method") == "update_states":
+                states = c["data"]["states"]
+                assert any("smi-lab-ready" in str(w["state"].get("value", "")) for w in states.values()), \
+                    f"{url}: kernel {kernel_id} has no lab (its widget state holds no ready marker)"
+                return time.monotonic() - t0, kernel_id
+    finally:
+        if keep is None:
             ws.close()
+        else:
+            keep.append(ws)
 
+
+def _live_lab(url: str, limit: float = LIVE_LIMIT_S) -> tuple[float, str]:
+    """_visit, bounded by `limit` s, page left at once. Returns (seconds, kernel id)."""
     async def bounded():
-        return await asyncio.wait_for(visit(), limit)
+        return await asyncio.wait_for(_visit(url), limit)
 
     try:
         return asyncio.run(bounded())
@@ -423,7 +430,8 @@ def test_killed_pooled_kernels_are_replaced(tmp_path):
     """Kill every pooled kernel: the next visitor still gets a live lab (not the dead kernel), and
     the pools are refilled; a served kernel that dies stops counting."""
     import psutil
-    server = _Server(tmp_path, _pool_overrides(1, health_interval=2))
+    # abandoned_grace=0: the served kernels must stay (they are counted) after _live_lab leaves
+    server = _Server(tmp_path, _pool_overrides(1, health_interval=2, abandoned_grace=0))
     try:
         server.wait_settled(len(LABS))
         for k in server.kernels():
@@ -452,7 +460,9 @@ def test_visitors_beyond_the_pool_and_max_kernels(tmp_path):
     same lab each get a live lab within LIVE_LIMIT_S (the first from the pool, the others from a
     kernel started at once: stock Voila made them wait for the delayed refill, > 120 s). With max_kernels
     = 5 (3 pooled + 2 served), the next visitor is refused with a page that says why."""
-    server = _Server(tmp_path, _pool_overrides(1, fill_delay=120, max_kernels=len(LABS) + 2))
+    # abandoned_grace=0: on a busy machine the three visits take minutes; a left page's kernel
+    # must still count when the fourth comes
+    server = _Server(tmp_path, _pool_overrides(1, fill_delay=120, max_kernels=len(LABS) + 2, abandoned_grace=0))
     try:
         server.wait_settled(len(LABS))
         times = [_live_lab(server.url("linkage_lab"))[0] for _ in range(3)]
@@ -464,6 +474,110 @@ def test_visitors_beyond_the_pool_and_max_kernels(tmp_path):
         print(f"three visits, seconds to a live lab: {[round(t, 1) for t in times]}")
     finally:
         server.stop()
+
+
+ABANDON_GRACE_S = 5     # abandoned_grace for the test (voila.json: 60 s)
+ABANDON_CHECK_S = 1     # health_interval for the test
+ABANDON_MARGIN_S = 20   # shutting the kernel down and noticing it, on a shared 2-core machine
+
+
+def test_abandoned_page_frees_its_kernel(tmp_path):
+    """A page that connected and then left (closed tab, reload) frees its kernel within
+    abandoned_grace + health_interval (+ margin); a still-open page's kernel, a served page that
+    has not connected yet, and the pooled kernels all stay. Culling runs every second here, so it
+    meets kernels still starting (the pool refill): no TraitError on their unset last_activity."""
+    # pools of 2: after one visit per lab each pool still holds a kernel it had from the start
+    overrides = _pool_overrides(2, health_interval=ABANDON_CHECK_S, abandoned_grace=ABANDON_GRACE_S)
+    overrides["MappingKernelManager"] = {"cull_interval": 1}
+    server = _Server(tmp_path, overrides)
+    limit = ABANDON_GRACE_S + ABANDON_CHECK_S + ABANDON_MARGIN_S
+    try:
+        server.wait_settled(2 * len(LABS))
+        pooled = server.kernel_ids()
+
+        async def scenario():
+            open_pages: list = []
+            try:
+                _, stays = await asyncio.wait_for(_visit(server.url("linkage_lab"), open_pages), PAGE_LIMIT_S)
+                _, leaves = await asyncio.wait_for(_visit(server.url("capability_lab")), PAGE_LIMIT_S)
+                left_at = time.monotonic()
+                # served, never connected (a page still loading): left to culling (600 s)
+                status, html = await asyncio.to_thread(_get, server.url("dysfunction_lab"))
+                _check_page(status, html, "dysfunction_lab, not connected")
+                m = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', html, re.S)
+                unconnected = json.loads(m.group(1))["kernelId"]
+                while leaves in server.kernel_ids():
+                    waited = time.monotonic() - left_at
+                    assert waited < limit, f"the left page's kernel {leaves} still runs {waited:.0f} s later " \
+                                           f"(abandoned_grace {ABANDON_GRACE_S} s)\n{server.log_text()[-3000:]}"
+                    await asyncio.sleep(0.5)
+                freed = time.monotonic() - left_at
+                # past the grace for the page that never connected too
+                await asyncio.sleep(max(0.0, ABANDON_GRACE_S + 3 * ABANDON_CHECK_S - freed))
+                alive = server.kernel_ids()
+                assert stays in alive, f"the open page's kernel {stays} was shut down"
+                assert unconnected in alive, f"the served, not yet connected kernel {unconnected} was shut down"
+                untouched = pooled - {stays, leaves, unconnected}
+                assert len(untouched) == len(LABS), f"expected one pooled kernel per lab never handed out: {untouched}"
+                assert untouched <= alive, f"a pooled kernel was shut down: {untouched - alive}"
+                return freed
+            finally:
+                for ws in open_pages:
+                    ws.close()
+
+        freed = asyncio.run(scenario())
+        log = server.log_text()
+        assert "its page left" in log, log[-3000:]
+        assert "TraitError" not in log, log[-3000:]
+        print(f"left page's kernel shut down {freed:.1f} s after the page left (abandoned_grace {ABANDON_GRACE_S} s)")
+    finally:
+        server.stop()
+
+
+def test_cull_skips_a_starting_kernel(tmp_path):
+    """jupyter_server's cull_kernel_if_idle raises TraitError on a kernel whose last_activity is
+    not set yet (still starting); LabKernelManager's skips it, and still culls an idle kernel."""
+    from datetime import timedelta
+
+    from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager, ServerKernelManager
+    from jupyter_server._tz import utcnow
+    from traitlets import TraitError
+    from traitlets.config import Configurable
+    from voila.voila_kernel_manager import voila_kernel_manager_factory
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import voila_labs
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+
+    class App(Configurable):  # what Voila's pool manager reads from its parent
+        root_dir, notebook_path, base_url, server_url, port = str(tmp_path), None, "/", "/", 0
+
+    async def check():
+        cls = voila_labs.lab_kernel_manager(voila_kernel_manager_factory(AsyncMappingKernelManager, True, 0))
+        km = cls(parent=App(), cull_idle_timeout=60)
+        shut = []
+
+        async def shutdown_kernel(kernel_id, now=False, restart=False):
+            shut.append(kernel_id)
+        km.shutdown_kernel = shutdown_kernel
+        try:
+            km._kernels["starting"] = ServerKernelManager(parent=km)
+            with pytest.raises(TraitError):  # the stock check on this kernel
+                await AsyncMappingKernelManager.cull_kernel_if_idle(km, "starting")
+            await km.cull_kernel_if_idle("starting")
+            assert shut == []
+            idle = ServerKernelManager(parent=km)
+            idle.last_activity, idle.execution_state = utcnow() - timedelta(seconds=120), "idle"
+            km._kernels["idle"] = idle
+            await km.cull_kernel_if_idle("idle")
+            assert shut == ["idle"], "an idle kernel was not culled"
+        finally:
+            km._closing = True
+            km._watcher.cancel()
+
+    asyncio.run(check())
 
 
 def test_launcher_refuses_a_public_bind():
