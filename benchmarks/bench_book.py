@@ -244,18 +244,25 @@ def _expressions(spec) -> int:
     return 0
 
 
-def explorables() -> list[tuple[str, str, int]]:
-    """(page, key, expressions) of every explorable in the built site with a control (slider or
-    menu)."""
-    out = []
+def embedded_explorables():
+    """(page, key, spec, live) of every explorable in the built site: the Vega-Lite spec and the
+    live data that smi_charts.book embeds as JSON scripts beside each figure."""
     for p in sorted(SITE.rglob("*.html")):
         if "_static" in p.parts:
             continue
         text = p.read_text(encoding="utf-8")
+        live = dict(re.findall(r'<script type="application/json" id="smi-([a-z0-9-]+)-live">(.*?)</script>', text, re.S))
         for key, spec in re.findall(r'<script type="application/json" id="smi-([a-z0-9-]+)-spec">(.*?)</script>', text, re.S):
-            spec = json.loads(spec)
-            if any((prm.get("bind") or {}).get("input") in ("range", "select") for prm in spec.get("params", [])):
-                out.append((str(p.relative_to(SITE)), key, _expressions(spec)))
+            yield str(p.relative_to(SITE)), key, json.loads(spec), json.loads(live.get(key, "{}"))
+
+
+def explorables() -> list[tuple[str, str, int]]:
+    """(page, key, expressions) of every explorable in the built site with a control (slider or
+    menu)."""
+    out = []
+    for page_path, key, spec, _ in embedded_explorables():
+        if any((prm.get("bind") or {}).get("input") in ("range", "select") for prm in spec.get("params", [])):
+            out.append((page_path, key, _expressions(spec)))
     if not out:
         raise SystemExit("explorable_update_p95_ms: no explorable with a slider in the built site")
     return out
@@ -291,19 +298,13 @@ def update_latency(n: int = 200) -> None:
 def heaviest_explorable() -> tuple[str, str, int]:
     """(page, key, draws) of the static explorable with a band that has the most outputs, then sliders."""
     best = None
-    for p in sorted(SITE.rglob("*.html")):
-        if "_static" in p.parts:
+    for page_path, key, spec, live in embedded_explorables():
+        if not live.get("band"):
             continue
-        text = p.read_text(encoding="utf-8")
-        for key, live in re.findall(r'<script type="application/json" id="smi-([a-z0-9-]+)-live">(.*?)</script>', text, re.S):
-            live = json.loads(live)
-            if not live.get("band"):
-                continue
-            spec = re.search(rf'<script type="application/json" id="smi-{key}-spec">(.*?)</script>', text, re.S).group(1)
-            sliders = sum(1 for prm in json.loads(spec).get("params", []) if "bind" in prm)
-            rank = (len(live["outputs"]), sliders)
-            if best is None or rank > best[0]:
-                best = (rank, str(p.relative_to(SITE)), key, live["band"]["draws"])
+        sliders = sum(1 for prm in spec.get("params", []) if "bind" in prm)
+        rank = (len(live["outputs"]), sliders)
+        if best is None or rank > best[0]:
+            best = (rank, page_path, key, live["band"]["draws"])
     if best is None:
         raise SystemExit("robustness_band_update_p95_ms: no explorable with a robustness band in the built site")
     return best[1], best[2], best[3]

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 import smi
+from tests.support import chromium, chromium_missing
 
 # CI runs are reproducible (derandomized); local runs explore new examples each time.
 settings.register_profile("ci", max_examples=150, deadline=None, derandomize=True, database=None,
@@ -65,3 +66,12 @@ def frame(*rows: dict) -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def theory():
     return THEORY
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium for the browser, print and hub groups (a missing browser fails)."""
+    if missing := chromium_missing():
+        pytest.fail(missing)
+    with chromium() as b:
+        yield b

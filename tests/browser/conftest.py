@@ -13,7 +13,6 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.support import chromium, chromium_missing
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "_build" / "html"
@@ -33,14 +32,6 @@ def site_url():
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if missing := chromium_missing():
-        pytest.fail(missing)
-    with chromium() as b:
-        yield b
 
 
 class PageWatch:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import chromium, chromium_missing
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "deploy"))
@@ -39,9 +38,4 @@ def hub(tmp_path_factory):
     h.stop()
 
 
-@pytest.fixture(scope="session")
-def browser():
-    if missing := chromium_missing():
-        pytest.fail(missing)
-    with chromium() as b:
-        yield b
+
