@@ -45,21 +45,26 @@ $(STAMP): requirements.txt pyproject.toml | $(PY)
 	$(PY) -m pip install -e . --no-deps
 	touch $@
 
-# Debian graphviz renders the framework diagrams (sphinx.ext.graphviz runs `dot`): installed here
-# when missing, as root or with passwordless sudo; otherwise one line says what to run.
+# Debian packages a target needs, installed when missing: as root or with passwordless sudo;
+# otherwise one line says what to run.
+apt_install = @if [ "$$(id -u)" -eq 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else echo "$(1) is missing: run 'sudo apt-get install -y $(1)', then make again" >&2; exit 1; fi; $$SUDO apt-get update -qq && $$SUDO apt-get install -y --no-install-recommends $(1)
+
+# graphviz renders the framework diagrams (sphinx.ext.graphviz runs `dot`).
 GRAPHVIZ := /usr/bin/dot
 $(GRAPHVIZ):
-	@if [ "$$(id -u)" -eq 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
-	else echo "graphviz is missing: run 'sudo apt-get install -y graphviz', then make again" >&2; exit 1; fi; \
-	$$SUDO apt-get update -qq && $$SUDO apt-get install -y --no-install-recommends graphviz
+	$(call apt_install,graphviz)
 
-# Debian chromium: every target that launches a browser (browser tests, the print edition, the
-# benchmarks, the load test) depends on it; installed the same way as graphviz.
+# Every target that launches a browser (browser tests, the print edition, the benchmarks, the load
+# test) needs chromium and an Arial-metric font: the charts' static images are laid out by
+# vl-convert with Arial metrics (smi_charts/theme.py), and a browser drawing them with a wider
+# fallback font (DejaVu Sans, Debian's default) clips their labels.
 CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
-	@if [ "$$(id -u)" -eq 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
-	else echo "chromium is missing: run 'sudo apt-get install -y chromium', then make again" >&2; exit 1; fi; \
-	$$SUDO apt-get update -qq && $$SUDO apt-get install -y --no-install-recommends chromium
+	$(call apt_install,chromium)
+FONTS := /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf
+$(FONTS):
+	$(call apt_install,fonts-liberation)
+BROWSER := $(CHROMIUM) $(FONTS)
 
 # ---------------------------------------------------------------------------- tests
 # Each group is its own target; `make -k test` runs every group and still fails if any fails.
@@ -86,10 +91,10 @@ test-notebooks: book
 	@n=$$(find _build/html/_notebooks -name '*.ipynb' | wc -l); [ $$n -gt 0 ] || { echo "no notebooks in the built site" >&2; exit 1; }
 	@$(call PYTEST_STRICT,--nbval-lax -p no:cacheprovider _build/html/_notebooks widgets/labs)
 
-test-browser: book $(CHROMIUM)
+test-browser: book $(BROWSER)
 	@$(call PYTEST_STRICT,tests/browser)
 
-test-pdf: pdf $(CHROMIUM)
+test-pdf: pdf $(BROWSER)
 	@$(call PYTEST_STRICT,tests/print)
 
 # ---------------------------------------------------------------------------- book
@@ -98,7 +103,7 @@ book: $(STAMP) $(GRAPHVIZ)
 
 # ---------------------------------------------------------------------------- print edition
 # The whole book as one PDF, offline (route and reasons: scripts/build_pdf.py, README).
-pdf: $(STAMP) $(GRAPHVIZ) $(CHROMIUM)
+pdf: $(STAMP) $(GRAPHVIZ) $(BROWSER)
 	$(PY) scripts/build_pdf.py
 
 # ---------------------------------------------------------------------------- JupyterHub
@@ -124,17 +129,17 @@ hub: $(STAMP) $(NODE_MODULES)
 # The labs through a real Hub on 127.0.0.1 (~3-5 min on 2 cores): login, three students in
 # Chromium, isolation between them, culling; and the local / Zero to JupyterHub configurations
 # agree.
-test-hub: $(STAMP) $(NODE_MODULES) $(CHROMIUM)
+test-hub: $(STAMP) $(NODE_MODULES) $(BROWSER)
 	@$(call PYTEST_STRICT,tests/hub)
 
 # ---------------------------------------------------------------------------- bench
 # bench_book rebuilds the book (graphviz) and drives Chromium; bench_voila drives Chromium;
 # bench_hub starts JupyterHub (configurable-http-proxy from node_modules).
-bench: $(STAMP) $(GRAPHVIZ) $(CHROMIUM) $(NODE_MODULES)
+bench: $(STAMP) $(GRAPHVIZ) $(BROWSER) $(NODE_MODULES)
 	$(PY) benchmarks/run.py
 
 # Bounded (about 10 minutes, loopback only): what it does and prints, benchmarks/loadtest.py.
-loadtest: $(STAMP) $(CHROMIUM)
+loadtest: $(STAMP) $(BROWSER)
 	$(PY) benchmarks/loadtest.py
 
 # ---------------------------------------------------------------------------- serve

@@ -41,8 +41,27 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def arial_metric_font() -> str | None:
+    """None when fontconfig gives Chromium an Arial-metric font for the charts' font; else what
+    is wrong. The chart images are laid out with Arial metrics (smi_charts/theme.py): printed in
+    a wider font, their labels would be cut off at the image's edge."""
+    try:
+        family = subprocess.run(["fc-match", "-f", "%{family}", "Arial"], capture_output=True, text=True,
+                                check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        return f"fc-match failed ({exc}): cannot tell which font Chromium draws the charts with"
+    if not any(name in family for name in ("Arial", "Liberation Sans", "Helvetica")):
+        return (f"fontconfig draws Arial as {family!r}, wider than the charts were laid out for: "
+                "install fonts-liberation (make pdf does, as root or with sudo)")
+    return None
+
+
 def main() -> int:
     t0 = time.perf_counter()
+    problem = arial_metric_font()
+    if problem:
+        print(f"pdf: {problem}", file=sys.stderr)
+        return 1
     jb = Path(sys.executable).parent / "jupyter-book"
     subprocess.run([str(jb), "build", ".", "--builder", "singlehtml", "--all", "--warningiserror", "-q"],
                    cwd=ROOT, check=True, stdout=subprocess.DEVNULL)

@@ -16,7 +16,10 @@ import altair as alt
 
 NAME = "smi"
 MIN_FONT = 12
-FONT = "Helvetica Neue, Helvetica, Arial, sans-serif"
+# Arial metrics everywhere: vl-convert lays out the static images (fallbacks, print) with Arial's
+# metrics (Liberation Sans), so the browser must draw them with Arial or a metric twin (Helvetica,
+# Liberation Sans); a wider font would overrun the image and clip its labels.
+FONT = "Arial, Helvetica, 'Liberation Sans', sans-serif"
 AXIS_LABEL_LIMIT = 0  # no limit: a long label (a sensemaking construct with its dysfunction) widens the chart, never cut
 
 

@@ -186,3 +186,51 @@ def test_a_missing_image_is_caught(tmp_path):
     assert missing_images(figs, out["whole"]) == []
     missing = missing_images(figs, out["broken"])
     assert len(missing) == 1 and missing[0].startswith(figs[1][0] + ":"), missing
+
+
+FIT_JS = """() => [...document.querySelectorAll('svg.marks')].map(svg => {
+  const box = svg.getBoundingClientRect();
+  return [...svg.querySelectorAll('text')].filter(t => t.textContent.trim()).flatMap(t => {
+    const r = t.getBoundingClientRect();
+    return (r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1 || r.bottom > box.bottom + 1)
+      ? [t.textContent.trim()] : [];
+  });
+})"""
+
+
+def overrun_labels(svgs: list[str]) -> list[list[str]]:
+    """Per SVG, the labels Chromium draws past the image's edge (an <img> would clip them)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page()
+            page.set_content("<html><body>" + "".join(f"<div>{s}</div>" for s in svgs) + "</body></html>")
+            return page.evaluate(FIT_JS)
+        finally:
+            browser.close()
+
+
+def _fallback_svgs(page_html: str) -> list[tuple[str, str]]:
+    out = []
+    for f in FIGURE_RE.findall(page_html):
+        m = re.search(r'<img class="smi-fallback" src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', f)
+        out.append((re.search(r'id="([^"]+)"', f).group(1), base64.b64decode(m.group(1)).decode() if m else ""))
+    return out
+
+
+def test_fallback_labels_fit_their_images():
+    """Every label of every static chart image lies inside the image as this machine's Chromium
+    draws it (the print edition's fonts); then the same image drawn with a wider font (DejaVu
+    Sans) is caught, so the check can fail."""
+    if chromium_missing():
+        pytest.fail(chromium_missing())
+    figs = _fallback_svgs(SINGLE.read_text(encoding="utf-8"))
+    assert figs and all(svg for _, svg in figs), [n for n, svg in figs if not svg]
+    over = overrun_labels([svg for _, svg in figs])
+    clipped = {name: labels for (name, _), labels in zip(figs, over) if labels}
+    assert not clipped, f"labels cut off at the image's edge (install fonts-liberation?): {clipped}"
+    name, svg = next((n, s) for n, s in figs if n == "smi-h12-capabilities")
+    wide = re.sub(r'font-family="[^"]*"', 'font-family="DejaVu Sans"', svg)
+    assert overrun_labels([wide])[0], f"{name} drawn in DejaVu Sans: no label flagged"
