@@ -66,12 +66,18 @@ $(FONTS):
 	$(call apt_install,fonts-liberation)
 BROWSER := $(CHROMIUM) $(FONTS)
 
+# Java runs the Nu HTML Checker (npm vnu-jar, pinned in package.json) in test-browser.
+JAVA := /usr/bin/java
+$(JAVA):
+	$(call apt_install,default-jre-headless)
+
 # ---------------------------------------------------------------------------- tests
 # Each group is its own target; `make -k test` runs every group and still fails if any fails.
 #   test-book       strict build: warnings are errors, every chapter executed
 #   test-model      model, data, explorable parity (pytest tests/, browser tests excluded)
 #   test-notebooks  nbval over every notebook (chapters converted from MyST by jupytext)
-#   test-browser    the built site and the Voila labs on 127.0.0.1, driven in headless Chromium
+#   test-browser    the built site and the Voila labs on 127.0.0.1, driven in headless Chromium;
+#                   every page of the site is valid HTML (Nu HTML Checker)
 #   test-pdf        the print edition: produced, every chapter, a fallback where each chart stands
 #   test-hub        the labs through a real JupyterHub: logins, isolation, culling
 test: test-book test-model test-notebooks test-browser test-pdf test-hub
@@ -91,7 +97,8 @@ test-notebooks: book
 	@n=$$(find _build/html/_notebooks -name '*.ipynb' | wc -l); [ $$n -gt 0 ] || { echo "no notebooks in the built site" >&2; exit 1; }
 	@$(call PYTEST_STRICT,--nbval-lax -p no:cacheprovider _build/html/_notebooks widgets/labs)
 
-test-browser: book $(BROWSER)
+# test-browser also needs $(NODE_MODULES) (the HTML checker): added below, where that is defined.
+test-browser: book $(BROWSER) $(JAVA)
 	@$(call PYTEST_STRICT,tests/browser)
 
 test-pdf: pdf $(BROWSER)
@@ -108,13 +115,16 @@ pdf: $(STAMP) $(GRAPHVIZ) $(BROWSER)
 
 # ---------------------------------------------------------------------------- JupyterHub
 # (merged from deploy/Makefile.snippet)
-# configurable-http-proxy for the Hub, pinned by package.json + package-lock.json; reinstalled
-# whenever either changes. Needs Node.js >= 20 (package.json "engines"), not installed here.
+# configurable-http-proxy for the Hub and vnu-jar (the Nu HTML Checker, for test-browser), pinned by
+# package.json + package-lock.json; reinstalled whenever either changes. Needs Node.js >= 20
+# (package.json "engines"), not installed here. vnu-jar runs on Debian's Java ($(JAVA), installed
+# first: vnu-jar's install script then finds it and downloads no JDK of its own).
 NODE_MODULES := node_modules/.installed
-$(NODE_MODULES): package.json package-lock.json
+$(NODE_MODULES): package.json package-lock.json | $(JAVA)
 	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20 or later (with npm), then make again" >&2; exit 1; }
 	npm ci --no-audit --no-fund
 	touch $@
+test-browser: $(NODE_MODULES)
 
 # The labs for a whole school on one machine: JupyterHub on 127.0.0.1 (deploy/jupyterhub_config.py,
 # docs/deploy-hub.md). Local run only: any user name logs in with the shared password in

@@ -4,7 +4,7 @@
 
 Reads every file in DIR and its subfolders (hidden files such as .DS_Store are ignored): ``.json``
 exports from the book's health check, ``.txt`` files with one short code per line; any other
-file is tried as an export. Each is validated with ``smi.healthcheck``; a malformed file is
+file is tried as an export. Each is validated with ``smi_charts.questionnaire_io``; a malformed file is
 reported on stderr by its path in DIR, with what is wrong (the field and its value, cut short
 when huge), and skipped: the other files are still read.
 
@@ -38,9 +38,10 @@ from pathlib import Path
 import pandas as pd
 import vl_convert as vlc
 
-from smi import healthcheck as shc
+from smi import questionnaire as qn
 from smi.data import clip
-from smi_charts import healthcheck as hcc
+from smi_charts import healthcheck as hc_page
+from smi_charts import questionnaire_io as qio
 
 
 def firm_names(files: list[Path], folder: Path) -> dict[Path, str]:
@@ -59,7 +60,7 @@ def firm_names(files: list[Path], folder: Path) -> dict[Path, str]:
     return {p: p.stem if p in by_stem else bare[p] if p in by_bare else rel[p] for p in files}
 
 
-def collect(folder: Path, questionnaire: shc.Questionnaire) -> tuple[list[tuple[str, dict]], list[tuple[str, str]]]:
+def collect(folder: Path, questionnaire: qn.Questionnaire) -> tuple[list[tuple[str, dict]], list[tuple[str, str]]]:
     """(firms, skipped): firms as (name, answers); skipped as (file, reason), the file by its path in ``folder``."""
     firms: list[tuple[str, dict]] = []
     skipped: list[tuple[str, str]] = []
@@ -70,7 +71,7 @@ def collect(folder: Path, questionnaire: shc.Questionnaire) -> tuple[list[tuple[
     for p in files:
         rel = p.relative_to(folder).as_posix()
         try:
-            got = shc.read_file(p, questionnaire, name=names[p])
+            got = qio.read_file(p, questionnaire, name=names[p])
         except ValueError as err:
             reason = str(err)
             reason = reason[len(p.name) + 2:] if reason.startswith(p.name + ": ") else reason
@@ -89,11 +90,11 @@ def collect(folder: Path, questionnaire: shc.Questionnaire) -> tuple[list[tuple[
     return firms, skipped
 
 
-def build(firms: list[tuple[str, dict]], skipped: list[tuple[str, str]], q: shc.Questionnaire) -> dict[str, str]:
+def build(firms: list[tuple[str, dict]], skipped: list[tuple[str, str]], q: qn.Questionnaire) -> dict[str, str]:
     """The output files' contents, by file name (nothing is written here)."""
-    table = shc.class_table(firms, q)
-    summary = shc.class_summary(table)
-    spec = hcc.class_spec(table, skipped=[name for name, _ in skipped], theory=q.theory)
+    table = qn.class_table(firms, q)
+    summary = qn.class_summary(table)
+    spec = hc_page.class_spec(table, skipped=[name for name, _ in skipped], theory=q.theory)
     wide = table.pivot_table(index="firm", columns="measure", values="value", sort=False)
     wide = wide[list(dict.fromkeys(table.measure))]
     if len(wide) != len(firms) or (summary.firms != len(firms)).any():
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.folder.is_dir():
         print(f"debrief: {args.folder} is not a folder", file=sys.stderr)
         return 2
-    q = shc.load()
+    q = qio.load()
     firms, skipped = collect(args.folder, q)
     for name, reason in skipped:
         print(f"debrief: skipped {name}: {reason}", file=sys.stderr)

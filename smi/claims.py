@@ -253,7 +253,7 @@ def load_claims(path: str | Path | None = None, theory: Theory | None = None) ->
     if not path.exists():
         raise ClaimsError(f"{fname}: file not found at {path}")
     try:
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_data._UniqueKeyLoader)
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_data.UniqueKeyLoader)
     except yaml.YAMLError as err:
         raise ClaimsError(f"{fname}: not valid YAML ({err})") from None
     if not isinstance(doc, dict) or set(doc) != {"scenarios", "claims"}:

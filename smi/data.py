@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import graphlib
 import math
 import os
 import re
@@ -80,7 +81,8 @@ _REPR = reprlib.Repr()
 _REPR.maxlevel, _REPR.maxstring, _REPR.maxlong, _REPR.maxother = 3, SHOWN_CHARS, SHOWN_CHARS, SHOWN_CHARS
 
 
-def _split(value: str) -> list[str]:
+def split_tokens(value: str) -> list[str]:
+    """The items of a ``|``-separated field ("a | b" -> ["a", "b"]); blank -> []."""
     return [v.strip() for v in value.split("|") if v.strip()] if value else []
 
 
@@ -123,7 +125,7 @@ class InputRow(_Row):
     @field_validator("linkage")
     @classmethod
     def _linkages(cls, v: str) -> str:
-        bad = [x for x in _split(v) if x not in LINKAGES]
+        bad = [x for x in split_tokens(v) if x not in LINKAGES]
         if bad:
             raise ValueError(f"unknown linkage {bad[0]!r} (expected one of {', '.join(LINKAGES)})")
         return v
@@ -131,7 +133,7 @@ class InputRow(_Row):
     @field_validator("propositions")
     @classmethod
     def _props(cls, v: str) -> str:
-        bad = [x for x in _split(v) if not _PROP_TOKEN.match(x)]
+        bad = [x for x in split_tokens(v) if not _PROP_TOKEN.match(x)]
         if bad:
             raise ValueError(f"bad proposition reference {bad[0]!r} (expected e.g. 'malshe2011:P3')")
         return v
@@ -174,7 +176,7 @@ class RelationRow(_Row):
     @field_validator("source", "serves")
     @classmethod
     def _refs(cls, v: str) -> str:
-        bad = [x for x in _split(v) if not _PROP_TOKEN.match(x)]
+        bad = [x for x in split_tokens(v) if not _PROP_TOKEN.match(x)]
         if bad:
             raise ValueError(f"bad study reference {bad[0]!r} (expected e.g. 'malshe2011:P3')")
         return v
@@ -231,7 +233,7 @@ class CapabilityRow(_Row):
     @field_validator("stressed_levers")
     @classmethod
     def _levers(cls, v: str) -> str:
-        items = _split(v)
+        items = split_tokens(v)
         if not items:
             raise ValueError("must name at least one lever")
         bad = [x for x in items if x not in LEVERS]
@@ -242,7 +244,7 @@ class CapabilityRow(_Row):
     @field_validator("spills_over_to")
     @classmethod
     def _caps(cls, v: str) -> str:
-        bad = [x for x in _split(v) if x not in CAPABILITIES]
+        bad = [x for x in split_tokens(v) if x not in CAPABILITIES]
         if bad:
             raise ValueError(f"unknown capability {bad[0]!r} (expected one of {', '.join(CAPABILITIES)})")
         return v
@@ -267,7 +269,7 @@ class SensemakingRow(_Row):
     @field_validator("feeds")
     @classmethod
     def _feeds(cls, v: str) -> str:
-        bad = [x for x in _split(v) if x not in DYSFUNCTIONS]
+        bad = [x for x in split_tokens(v) if x not in DYSFUNCTIONS]
         if bad:
             raise ValueError(f"unknown dysfunction {bad[0]!r} (expected one of {', '.join(DYSFUNCTIONS)})")
         return v
@@ -352,14 +354,28 @@ class CodeRow(_Row):
     _ne = field_validator("theme", "category", "in_vivo_code")(_nonempty)
 
 
+class PresetEntry(_Row):
+    """One preset of ``presets.yaml``: a full scenario of model inputs, traced to a source vignette.
+    The input values are checked against ``inputs.csv`` after the entry itself (``_check_preset_inputs``)."""
+    key: str
+    title: str
+    study: Literal[STUDIES]  # type: ignore[valid-type]
+    source_section: str
+    vignette: str
+    teaching_point: str
+    inputs: dict[str, Any]
+
+    _ne = field_validator("key", "title", "source_section", "vignette", "teaching_point")(_nonempty)
+
+
 # --------------------------------------------------------------------------- readers
 
-def _fail(path: Path, where: str, err: ValidationError, raw: dict[str, Any]) -> DataValidationError:
+def _fail(path: Path, where: str, err: ValidationError, raw: dict[str, Any], noun: str = "column") -> DataValidationError:
     first = err.errors()[0]
     field = ".".join(str(p) for p in first["loc"]) or "(row)"
     value = raw.get(first["loc"][0]) if first["loc"] else None
     if first["type"] == "extra_forbidden":
-        return DataValidationError(f"{path.name}: {where}: unexpected column {field!r}")
+        return DataValidationError(f"{path.name}: {where}: unexpected {noun} {field!r}")
     return DataValidationError(f"{path.name}: {where}, field {field!r}: {first['msg']} (value {shown(value)})")
 
 
@@ -473,7 +489,7 @@ def _check_inputs(df: pd.DataFrame, path: Path) -> None:
     for r in df.itertuples():
         where = f"{path.name}: row {r.name!r}"
         if r.kind == "switch":
-            choices = _split(r.choices)
+            choices = split_tokens(r.choices)
             if len(choices) < 2:
                 raise DataValidationError(f"{where}, field 'choices': a switch needs at least two choices (value {r.choices!r})")
             if r.default not in choices:
@@ -535,7 +551,7 @@ def _check_linkage_inputs(inputs: pd.DataFrame, linkages: pd.DataFrame, inputs_p
     """Each linkage of linkages.csv is built from inputs.csv: a driver gated by its provisos
     (language, structure, process) or a weighted mean of components (social, philosophical)."""
     for k in linkages.linkage:
-        rows = inputs[inputs.linkage.map(lambda s, k=k: k in _split(s))]
+        rows = inputs[inputs.linkage.map(lambda s, k=k: k in split_tokens(s))]
         by_kind = {kind: list(rows[rows.kind == kind].name) for kind in ("driver", "proviso", "component")}
         where = f"{linkages_path.name}: row {k!r}"
         if not by_kind["driver"] and not by_kind["component"]:
@@ -592,7 +608,7 @@ def _check_references(df: pd.DataFrame, path: Path, key: str, fields: tuple[str,
     known = {f"{r.study}:{r.proposition}" for r in propositions.itertuples() if r.item == ""}
     for r in df.itertuples():
         for f in fields:
-            for tok in _split(getattr(r, f)):
+            for tok in split_tokens(getattr(r, f)):
                 if re.fullmatch(r"[a-z0-9]+:P\d", tok) and tok not in known:
                     raise DataValidationError(f"{path.name}: row {getattr(r, key)!r}, field {f!r}: no such proposition "
                                               f"in propositions.csv (value {tok!r})")
@@ -678,31 +694,23 @@ def _check_study_facts(df: pd.DataFrame, path: Path) -> None:
 def _check_capabilities(df: pd.DataFrame, path: Path) -> None:
     _unique(df, ["capability"], path)
     _expect_keys(df, "capability", CAPABILITIES, path)
-    graph = {r.capability: _split(r.spills_over_to) for r in df.itertuples()}
+    graph = {r.capability: split_tokens(r.spills_over_to) for r in df.itertuples()}
     capability_order(graph, path)
 
 
 def capability_order(graph: dict[str, list[str]], path: Path | None = None) -> list[str]:
-    """Topological order of the spill-over graph (sources first); a cycle is a data error."""
-    order: list[str] = []
-    state: dict[str, int] = {}
+    """Topological order of the spill-over graph (sources first); a cycle is a data error.
 
-    def visit(node: str, trail: list[str]) -> None:
-        if state.get(node) == 2:
-            return
-        if state.get(node) == 1:
-            cyc = " -> ".join(trail[trail.index(node):] + [node])
-            raise DataValidationError(f"{path.name if path else 'capabilities'}: spills_over_to forms a cycle ({cyc})")
-        state[node] = 1
-        for src, targets in graph.items():
-            if node in targets:
-                visit(src, trail + [node])
-        state[node] = 2
-        order.append(node)
-
-    for node in graph:
-        visit(node, [])
-    return order
+    ``graph`` maps a capability to the capabilities it spills over to."""
+    sorter = graphlib.TopologicalSorter({node: [] for node in graph})
+    for src, targets in graph.items():
+        for t in targets:
+            sorter.add(t, src)  # the target comes after its source
+    try:
+        return list(sorter.static_order())
+    except graphlib.CycleError as err:
+        cyc = " -> ".join(err.args[1])  # in spill-over order, first node repeated at the end
+        raise DataValidationError(f"{path.name if path else 'capabilities'}: spills_over_to forms a cycle ({cyc})") from None
 
 
 def _check_sensemaking(df: pd.DataFrame, path: Path) -> None:
@@ -722,7 +730,7 @@ def _check_interventions(df: pd.DataFrame, path: Path) -> None:
     _expect_keys(df, "intervention", INTERVENTIONS, path)
     targets = {f"{d}:{s}" for d in DYSFUNCTIONS for s in SIDES}
     for r in df.itertuples():
-        for tok in _split(r.acts_on):
+        for tok in split_tokens(r.acts_on):
             ok = tok in DYSFUNCTIONS if r.kind == "function" else (tok == "all" or tok in targets or tok in DYSFUNCTIONS)
             if not ok:
                 raise DataValidationError(f"{path.name}: row {r.intervention!r}, field 'acts_on': unknown target (value {tok!r})")
@@ -773,7 +781,7 @@ def check_hard_bounds(params: pd.DataFrame, where: str) -> None:
                                       f"(values {p[a]!r}, {p[b]!r})")
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+class UniqueKeyLoader(yaml.SafeLoader):
     """A YAML loader that rejects a key given twice (copy-paste slips would silently win)."""
 
     def construct_mapping(self, node, deep=False):
@@ -787,66 +795,71 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _yaml_where(path: Path, err: yaml.YAMLError) -> str:
-    """Name the preset a YAML error sits in (the nearest '- key:' line above it)."""
+def _yaml_where(path: Path, err: yaml.YAMLError, item: tuple[str, str] | None) -> str:
+    """The line of a YAML error and, with ``item`` (noun, key field), the list entry it sits in
+    (the nearest '- key:' line above it)."""
     mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
     if mark is None:
         return ""
-    lines = path.read_text(encoding="utf-8").splitlines()[: mark.line + 1]
-    for line in reversed(lines):
-        m = re.match(r"^-\s+key:\s*(\S+)", line)
-        if m:
-            return f"preset {m.group(1)!r}, line {mark.line + 1}: "
+    if item:
+        noun, key = item
+        for line in reversed(path.read_text(encoding="utf-8").splitlines()[: mark.line + 1]):
+            m = re.match(rf"^-\s+{key}:\s*(\S+)", line)
+            if m:
+                return f"{noun} {m.group(1)!r}, line {mark.line + 1}: "
     return f"line {mark.line + 1}: "
 
 
-def _read_presets(path: Path, inputs: pd.DataFrame) -> pd.DataFrame:
-    """Presets: a YAML list; each a full scenario of model inputs, traced to a source vignette."""
+def read_yaml(path: Path, item: tuple[str, str] | None = None) -> Any:
+    """The document of a YAML file; a missing file, invalid YAML or a key given twice raises
+    :class:`DataValidationError` naming the file and line (and the ``item`` entry, see ``_yaml_where``)."""
     if not path.exists():
         raise DataValidationError(f"{path.name}: file not found at {path}")
     try:
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)
     except yaml.YAMLError as err:
-        raise DataValidationError(f"{path.name}: {_yaml_where(path, err)}not valid YAML ({err})") from None
+        raise DataValidationError(f"{path.name}: {_yaml_where(path, err, item)}not valid YAML ({err})") from None
+
+
+def _read_presets(path: Path, inputs: pd.DataFrame) -> pd.DataFrame:
+    """Presets: a YAML list of :class:`PresetEntry`; each a full scenario of model inputs."""
+    doc = read_yaml(path, ("preset", "key"))
     if not isinstance(doc, list) or not doc:
         raise DataValidationError(f"{path.name}: must be a non-empty list of presets")
-    meta = ("key", "title", "study", "source_section", "vignette", "teaching_point")
-    spec = inputs.set_index("name")
     rows = []
     for i, p in enumerate(doc, start=1):
         key = p.get("key", f"#{i}") if isinstance(p, dict) else f"#{i}"
-        where = f"{path.name}: preset {shown(key)}"
         if not isinstance(p, dict):
-            raise DataValidationError(f"{where}: must be a mapping")
-        for m in meta:
-            if not isinstance(p.get(m), str) or not p[m].strip():
-                raise DataValidationError(f"{where}, field {m!r}: must be non-empty text (value {shown(p.get(m))})")
-        if p["study"] not in STUDIES:
-            raise DataValidationError(f"{where}, field 'study': unknown study (value {p['study']!r})")
-        values = p.get("inputs")
-        if not isinstance(values, dict):
-            raise DataValidationError(f"{where}, field 'inputs': must be a mapping of input name to value")
-        unknown = [k for k in values if k not in spec.index]
-        if unknown:
-            raise DataValidationError(f"{where}, field 'inputs.{unknown[0]}': unknown input (value {shown(values[unknown[0]])})")
-        missing = [n for n in spec.index if n not in values]
-        if missing:
-            raise DataValidationError(f"{where}, field 'inputs.{missing[0]}': missing (every preset is a full scenario)")
-        row = {m: p[m].strip() for m in meta}
-        for name, v in values.items():
-            s = spec.loc[name]
-            if s.kind == "switch":
-                if v not in _split(s.choices):
-                    raise DataValidationError(f"{where}, field 'inputs.{name}': not one of {_split(s.choices)} (value {shown(v)})")
-            elif isinstance(v, bool) or not isinstance(v, (int, float)) or not (s["min"] <= v <= s["max"]):
-                raise DataValidationError(f"{where}, field 'inputs.{name}': must be a number in [{s['min']:g}, {s['max']:g}] (value {shown(v)})")
-            elif s.kind == "start_quarter" and not float(v).is_integer():
-                raise DataValidationError(f"{where}, field 'inputs.{name}': a start quarter must be a whole number (value {shown(v)})")
-            row[name] = v
-        rows.append(row)
+            raise DataValidationError(f"{path.name}: preset {shown(key)}: must be a mapping")
+        try:
+            entry = PresetEntry.model_validate(p)
+        except ValidationError as err:
+            raise _fail(path, f"preset {shown(key)}", err, p, noun="field") from None
+        _check_preset_inputs(entry.inputs, inputs, f"{path.name}: preset {shown(key)}")
+        rows.append({**entry.model_dump(exclude={"inputs"}), **entry.inputs})
     df = pd.DataFrame(rows)
     _unique(df, ["key"], path)
     return df
+
+
+def _check_preset_inputs(values: dict[str, Any], inputs: pd.DataFrame, where: str) -> None:
+    """Every input named once and in its range (switches: one of their choices)."""
+    spec = inputs.set_index("name")
+    unknown = [k for k in values if k not in spec.index]
+    if unknown:
+        raise DataValidationError(f"{where}, field 'inputs.{unknown[0]}': unknown input (value {shown(values[unknown[0]])})")
+    missing = [n for n in spec.index if n not in values]
+    if missing:
+        raise DataValidationError(f"{where}, field 'inputs.{missing[0]}': missing (every preset is a full scenario)")
+    for name, v in values.items():
+        s = spec.loc[name]
+        if s.kind == "switch":
+            if v not in split_tokens(s.choices):
+                raise DataValidationError(f"{where}, field 'inputs.{name}': not one of {split_tokens(s.choices)} (value {shown(v)})")
+        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not (s["min"] <= v <= s["max"]):
+            raise DataValidationError(f"{where}, field 'inputs.{name}': must be a number in [{s['min']:g}, {s['max']:g}] (value {shown(v)})")
+        elif s.kind == "start_quarter" and not float(v).is_integer():
+            raise DataValidationError(f"{where}, field 'inputs.{name}': a start quarter must be a whole number (value {shown(v)})")
 
 
 @functools.lru_cache(maxsize=8)

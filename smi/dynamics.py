@@ -43,7 +43,7 @@ import pandas as pd
 
 from . import data as _data
 from . import model as _model
-from .data import DYSFUNCTIONS, INTERVENTIONS, LEVERS, LINKAGES, SIDES, Theory, _split
+from .data import DYSFUNCTIONS, INTERVENTIONS, LEVERS, LINKAGES, SIDES, Theory, split_tokens
 
 DYS_INDEX = {d: i for i, d in enumerate(DYSFUNCTIONS)}
 INCREMENTAL = ("increasing", "linear", "decreasing")
@@ -92,13 +92,13 @@ def compile_dynamics(theory: Theory, params: Mapping[str, float | np.ndarray] | 
     constructs = {}
     for r in theory.sensemaking.itertuples():
         constructs[(r.dysfunction, r.side, r.stage)] = (r.construct, r.polarity)
-        for t in _split(r.feeds):
+        for t in split_tokens(r.feeds):
             feeds[DYS_INDEX[r.dysfunction], SIDES.index(r.side), DYS_INDEX[t]] = 1.0
     iv = theory.interventions.set_index("intervention")
     zero = np.zeros(m)
     measures = []
     for name in INTERVENTIONS:
-        toks = _split(iv.loc[name, "acts_on"])
+        toks = split_tokens(iv.loc[name, "acts_on"])
         targets = np.array([1.0 if ("all" in toks or d in toks) else 0.0 for d in DYSFUNCTIONS])
         mask = np.array([[1.0 if ("all" in toks or d in toks or f"{d}:{s}" in toks) else 0.0 for s in SIDES]
                          for d in DYSFUNCTIONS])
@@ -128,13 +128,20 @@ def exponents(incremental: np.ndarray, p: Mapping[str, np.ndarray]) -> np.ndarra
     return np.where(incremental == "decreasing", dec, k)
 
 
+def eroded(L0: np.ndarray, Dk: np.ndarray, erosion: np.ndarray) -> np.ndarray:
+    """The five linkages (..., n, 5) eroded by dysfunction levels ``Dk`` (..., n, 3): each keeps
+    the share ``prod_d (1 - Dk_d * erosion_dj)`` of its undisturbed value ``L0`` (n, 5)."""
+    return L0 * np.prod(1.0 - Dk[..., :, None] * erosion, axis=-2)
+
+
 def connection_arrays(link0: Mapping[str, np.ndarray], Dk: np.ndarray, spec: DynSpec,
                       weights: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Linkages eroded by dysfunction levels ``Dk`` (..., n, 3) and the SMI connection they make."""
-    out = {}
-    for j, name in enumerate(LINKAGES):
-        out[name] = link0[name] * np.prod(1.0 - Dk * spec.erosion[:, :, j], axis=-1)
-    return out, sum(w * out[k] for k, w in weights.items())
+    n = Dk.shape[-2]
+    L0 = np.stack([np.broadcast_to(link0[k], (n,)) for k in LINKAGES], axis=1)
+    W = np.stack([np.broadcast_to(weights[k], (n,)) for k in LINKAGES], axis=1)
+    links = eroded(L0, Dk, np.broadcast_to(spec.erosion, (n, 3, len(LINKAGES))))
+    return {k: links[..., j] for j, k in enumerate(LINKAGES)}, (links * W).sum(axis=-1)
 
 
 def simulate_arrays(x: dict[str, np.ndarray], quarters: int, spec: DynSpec,
@@ -183,7 +190,7 @@ def simulate_arrays(x: dict[str, np.ndarray], quarters: int, spec: DynSpec,
         # dysfunctions spread through how people read them (2017 §3.4): coupling acts on the
         # situational meaning, so damping sensemaking also slows the circular progression
         inflow = np.einsum("nd,ndt->nt", S.mean(axis=2), coupling) + fb * np.einsum("nds,dst->nt", R, spec.feeds)
-        conn = (L0 * np.prod(1.0 - Dk[:, :, None] * erosion, axis=1) * W).sum(axis=1)  # = connection_arrays
+        conn = (eroded(L0, Dk, erosion) * W).sum(axis=-1)
         outflow = recovery + resilience * conn[:, None] + direct_all[t]
         inflow = np.minimum(np.maximum(inflow, 0.0), cap)
         outflow = np.minimum(np.maximum(outflow, 0.0), cap)
@@ -193,9 +200,10 @@ def simulate_arrays(x: dict[str, np.ndarray], quarters: int, spec: DynSpec,
     return {"D": D_hist, "S": S_hist, "E": E_hist, "R": R_hist}
 
 
-def _inputs(df: pd.DataFrame, theory: Theory) -> dict[str, np.ndarray]:
+def scenario_arrays(df: pd.DataFrame, theory: Theory) -> dict[str, np.ndarray]:
+    """Every input of the scenarios as an array (defaults for missing columns); a bad value raises."""
     names = [n for n in theory.input_names() if n != "incremental_effects"]
-    x = _model._columns(df, names, theory)
+    x = _model.input_arrays(df, names, theory)
     if "incremental_effects" in df.columns:
         inc = df["incremental_effects"].astype(str).to_numpy()
         bad = ~np.isin(inc, INCREMENTAL)
@@ -238,7 +246,7 @@ def simulate_core(df: pd.DataFrame, quarters: int, theory: Theory,
         spec, c = compile_dynamics(theory, params), _model.compile_theory(theory, params)
     else:
         spec, c = dyn_spec(theory), _model.compiled(theory)
-    x = _inputs(df, theory)
+    x = scenario_arrays(df, theory)
     link0 = _model.linkage_arrays(x, c)
     st = simulate_arrays(x, quarters, spec, link0, c.linkage_weights)
     out: dict[str, np.ndarray] = {}

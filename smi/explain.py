@@ -31,7 +31,7 @@ import pandas as pd
 from . import data as _data
 from . import dynamics as _dyn
 from . import model as _model
-from .data import LEVERS, LINKAGES, Theory, _split
+from .data import LEVERS, LINKAGES, Theory, split_tokens
 
 Evaluator = Callable[[pd.DataFrame], np.ndarray]
 
@@ -85,7 +85,7 @@ def shapley(f: Evaluator, x: pd.DataFrame, base: pd.DataFrame, players: list[str
     return phi
 
 
-def _frame(df: pd.DataFrame, theory: Theory) -> pd.DataFrame:
+def with_defaults(df: pd.DataFrame, theory: Theory) -> pd.DataFrame:
     """The scenarios with every input present (defaults filled in)."""
     full = pd.DataFrame({n: [v] * len(df) for n, v in theory.defaults.items()}, index=df.index)
     for col in df.columns.intersection(full.columns):
@@ -104,7 +104,7 @@ def _baseline(baseline: pd.DataFrame | dict | None, n: int, theory: Theory) -> p
 
 def _players(theory: Theory, linkage: str) -> list[str]:
     inp = theory.inputs
-    return list(inp[(inp.layer == "linkages") & inp.linkage.map(lambda s: linkage in _split(s))].name)
+    return list(inp[(inp.layer == "linkages") & inp.linkage.map(lambda s: linkage in split_tokens(s))].name)
 
 
 def _linkage_phi(x: pd.DataFrame, base: pd.DataFrame, theory: Theory) -> dict[str, pd.DataFrame]:
@@ -189,7 +189,7 @@ def explain(df: pd.DataFrame, outputs_: list[str] | None = None, baseline: pd.Da
     unknown = [o for o in wanted if o not in set(known.output)]
     if unknown:
         raise ValueError(f"unknown output {unknown[0]!r}; known: {', '.join(known.output)}")
-    x = _frame(df, theory)
+    x = with_defaults(df, theory)
     base = _baseline(baseline, len(x), theory)
     phis: dict[str, pd.DataFrame] = {}
     static = [o for o in wanted if o not in _dyn.SUMMARY_OUTPUTS]
@@ -268,8 +268,8 @@ def by_proposition(expl: pd.DataFrame, theory: Theory | None = None) -> pd.DataF
     theory = theory or _data.load()
     if "basis" not in expl.columns:
         raise ValueError("by_proposition() needs the 'basis' column that explain() adds")
-    rows = expl.assign(proposition=expl.propositions.map(_split)).explode("proposition")
-    rows["attribution"] = rows.attribution / expl.propositions.map(lambda s: len(_split(s))).loc[rows.index]
+    rows = expl.assign(proposition=expl.propositions.map(split_tokens)).explode("proposition")
+    rows["attribution"] = rows.attribution / expl.propositions.map(lambda s: len(split_tokens(s))).loc[rows.index]
     g = rows.groupby(["scenario", "output", "proposition", "basis"], as_index=False).agg(
         attribution=("attribution", "sum"), inputs=("input", lambda s: "|".join(s)))
     parents = theory.propositions[theory.propositions["item"] == ""]

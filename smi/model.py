@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from . import data as _data
-from .data import CAPABILITIES, LEVERS, LINKAGES, Theory, _split, capability_order
+from .data import CAPABILITIES, LEVERS, LINKAGES, Theory, split_tokens, capability_order
 
 LINKAGE_OUTPUTS = [*LINKAGES, "smi_connection"]
 CAPABILITY_OUTPUTS = ["lever_integration", "smi_functioning", "synergy", *CAPABILITIES]
@@ -104,16 +104,14 @@ def structure(theory: Theory) -> Structure:
     inp = theory.inputs
     drivers, provisos, components = {}, {}, {}
     for k in LINKAGES:
-        rows = inp[inp.linkage.map(lambda s, k=k: k in _split(s)) & (inp.layer == "linkages")]
+        rows = inp[inp.linkage.map(lambda s, k=k: k in split_tokens(s)) & (inp.layer == "linkages")]
         drivers[k] = tuple(rows[rows.kind == "driver"].name)
         provisos[k] = tuple((r.name, r.context or None) for r in rows[rows.kind == "proviso"].itertuples())
         components[k] = tuple(rows[rows.kind == "component"].name)
-        if not drivers[k] and not components[k]:
-            raise _data.DataValidationError(f"inputs.csv: linkage {k!r} has neither a driver nor components")
     caps = theory.capabilities.set_index("capability")
-    graph = {c: _split(caps.loc[c, "spills_over_to"]) for c in CAPABILITIES}
+    graph = {c: split_tokens(caps.loc[c, "spills_over_to"]) for c in CAPABILITIES}
     out = Structure(drivers, provisos, components,
-                    {c: frozenset(_split(caps.loc[c, "stressed_levers"])) for c in CAPABILITIES},
+                    {c: frozenset(split_tokens(caps.loc[c, "stressed_levers"])) for c in CAPABILITIES},
                     capability_order(graph), {c: [src for src in CAPABILITIES if c in graph[src]] for c in CAPABILITIES},
                     theory.input_names("linkages"))
     _STRUCTURES[key] = (theory.inputs, theory.capabilities, out)  # the tables are kept, so ids stay unique
@@ -226,7 +224,7 @@ def _input_spec(inputs: pd.DataFrame) -> dict[str, dict]:
     return spec
 
 
-def _columns(df: pd.DataFrame, names: list[str], theory: Theory) -> dict[str, np.ndarray]:
+def input_arrays(df: pd.DataFrame, names: list[str], theory: Theory) -> dict[str, np.ndarray]:
     """Numeric input columns as arrays; a missing column takes its default, a bad value raises."""
     spec = _input_spec(theory.inputs)
     n = len(df)
@@ -253,7 +251,7 @@ def _columns(df: pd.DataFrame, names: list[str], theory: Theory) -> dict[str, np
 def linkages(df: pd.DataFrame, theory: Theory | None = None) -> pd.DataFrame:
     """Five linkage strengths and the overall SMI connection (Malshe 2011), one row per scenario."""
     c = compiled(theory)
-    x = _columns(df, c.linkage_inputs, c.theory)
+    x = input_arrays(df, c.linkage_inputs, c.theory)
     return pd.DataFrame(linkage_arrays(x, c), index=df.index)
 
 
@@ -267,14 +265,14 @@ def capabilities(df: pd.DataFrame, theory: Theory | None = None) -> pd.DataFrame
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(f"input 'smi_connection', row {df.index[i]!r}: must be a number in [0, 1] (value {_plain(df['smi_connection'].iloc[i])!r})")
-    levers = _columns(df, list(LEVERS), c.theory)
+    levers = input_arrays(df, list(LEVERS), c.theory)
     return pd.DataFrame(capability_arrays(conn, levers, c), index=df.index)
 
 
 def evaluate(df: pd.DataFrame, theory: Theory | None = None) -> pd.DataFrame:
     """Linkages and capabilities for every scenario (row) of ``df``."""
     c = compiled(theory)
-    x = _columns(df, c.linkage_inputs + list(LEVERS), c.theory)
+    x = input_arrays(df, c.linkage_inputs + list(LEVERS), c.theory)
     return pd.DataFrame(evaluate_arrays(x, c), index=df.index)
 
 
@@ -297,7 +295,7 @@ def random_scenarios(n: int, seed: int = 0, theory: Theory | None = None) -> pd.
     cols = {}
     for r in theory.inputs.itertuples():
         if r.kind == "switch":
-            cols[r.name] = rng.choice(_split(r.choices), n)
+            cols[r.name] = rng.choice(split_tokens(r.choices), n)
         elif r.kind == "start_quarter":
             cols[r.name] = rng.integers(int(r.min), int(r.max) + 1, n)
         else:

@@ -53,7 +53,7 @@ def evaluate_draws(df: pd.DataFrame, draws: pd.DataFrame | None = None, theory: 
     draws = weight_draws(theory) if draws is None else draws
     x, params = _expand(df, draws)
     c = _model.compile_theory(theory, params)
-    arrays = _model._columns(x, c.linkage_inputs + list(_data.LEVERS), theory)
+    arrays = _model.input_arrays(x, c.linkage_inputs + list(_data.LEVERS), theory)
     out = pd.DataFrame(_model.evaluate_arrays(arrays, c))
     out.insert(0, "draw", np.tile(np.arange(len(draws)), len(df)))
     out.insert(0, "scenario", np.repeat(np.arange(len(df)), len(draws)))

@@ -11,7 +11,7 @@ from . import data as _data
 from . import dynamics as _dyn
 from . import model as _model
 from .data import Theory
-from .explain import _frame, outputs
+from .explain import with_defaults, outputs
 
 
 def _evaluator(output: str, theory: Theory):
@@ -45,7 +45,7 @@ def sensitivity(df: pd.DataFrame, output: str, step: float = 0.1, theory: Theory
     layers = {"linkages": ["linkages"], "capabilities": ["linkages", "capabilities"],
               "dynamics": ["linkages", "capabilities", "dynamics"]}[layer]
     names = [n for n in spec.index if spec.loc[n, "layer"] in layers and spec.loc[n, "kind"] != "switch"]
-    x = _frame(df.iloc[[0]], theory)
+    x = with_defaults(df.iloc[[0]], theory)
     probes = [x]
     moved, width = [], []
     for n in names:
@@ -123,7 +123,7 @@ def global_sensitivity(trajectories: int = 24, levels: int = 4, seed: int = 7, q
     x = pd.DataFrame(inputs)
     params = {n: cols[n] for n in f.factor[f.kind == "weight"]}
     static = pd.DataFrame(_model.evaluate_arrays(
-        _model._columns(x, theory.input_names("linkages") + theory.input_names("capabilities"), theory),
+        _model.input_arrays(x, theory.input_names("linkages") + theory.input_names("capabilities"), theory),
         _model.compile_theory(theory, params)))
     dyn = pd.DataFrame(_dyn.summarize_core(_dyn.simulate_core(x, quarters, theory, params=params)))
     Y = pd.concat([static, dyn], axis=1)

@@ -18,12 +18,13 @@ import altair as alt
 import pandas as pd
 import vl_convert as vlc
 from IPython.display import HTML, display
+from markupsafe import Markup
 from markdown_it import MarkdownIt
 
 import smi
 
 from . import charts
-from .templating import check_key, json_for_script
+from .templating import check_key, json_for_script, render
 
 _md = MarkdownIt("commonmark")
 
@@ -41,14 +42,9 @@ def _svg_data_uri(spec: dict) -> str:
 def _table_html(df: pd.DataFrame, key: str | None = None, caption: str | None = None, key_columns: int = 1) -> str:
     """``key``: rows carry ``data-output``, the first ``key_columns`` cells joined by ``|``, by
     which smi.js finds the row a chart's datum updates."""
-    head = "".join(f"<th scope='col'>{html.escape(str(c))}</th>" for c in df.columns)
-    body = []
-    for _, row in df.iterrows():
-        rid = f" data-output='{html.escape('|'.join(str(v) for v in row.iloc[:key_columns]), quote=True)}'" if key else ""
-        cells = "".join(f"<td>{html.escape(f'{v:.3f}' if isinstance(v, float) else str(v))}</td>" for v in row)
-        body.append(f"<tr{rid}>{cells}</tr>")
-    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    return f"<table class='smi-table'>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    rows = [("|".join(str(v) for v in row.iloc[:key_columns]) if key else None,
+             [f"{v:.3f}" if isinstance(v, float) else str(v) for v in row]) for _, row in df.iterrows()]
+    return render("figure_table.html.j2", columns=[str(c) for c in df.columns], rows=rows, caption=caption)
 
 
 def band_note(k: int) -> str:
@@ -57,19 +53,6 @@ def band_note(k: int) -> str:
             f"over {k} draws of the book's weights, each drawn within its suggested range (fixed seed). A conclusion "
             "that holds across the whole band does not depend on the assumed weights; one that changes within the band "
             "depends on them.")
-
-
-def _preset_menu(key: str, live: dict) -> str:
-    """A case-preset menu and a Load button (smi.js sets every control to the preset's values)."""
-    presets = live.get("presets") or {}
-    if not presets:
-        return ""
-    start = live.get("preset")
-    opts = "".join(f"<option value='{html.escape(k, quote=True)}'{' selected' if k == start else ''}>"
-                   f"{html.escape(p['title'])}</option>" for k, p in presets.items())
-    return (f"<div class='smi-presets' hidden><label for='smi-{key}-preset'>Case preset</label> "
-            f"<select id='smi-{key}-preset'>{opts}</select> <button type='button' class='smi-load'>Load</button> "
-            f"<span class='smi-preset-status' role='status' aria-live='polite'></span></div>")
 
 
 def figure_html(key: str, chart: alt.TopLevelMixin | dict, title: str, alt_text: str, numbers: pd.DataFrame,
@@ -84,21 +67,15 @@ def figure_html(key: str, chart: alt.TopLevelMixin | dict, title: str, alt_text:
     """
     spec = chart if isinstance(chart, dict) else chart.to_dict()
     live = live or {"outputs": [], "labels": {}}
-    lab_link = (f" <a class='smi-lab-link' href='{html.escape(LABS_URL + LAB_FOR[lab])}'>"
-                f"Explore further in the Voilà lab</a>.") if lab else ""
     keyed = bool(live["outputs"] or live.get("table"))
     key_columns = len(live["table"]["key"]) if live.get("table") else 1
-    return f"""<figure class="smi-figure" id="smi-{key}">
-{_preset_menu(key, live)}
-<div class="smi-vis" id="smi-{key}-vis" aria-hidden="true"></div>
-<img class="smi-fallback" src="{_svg_data_uri(spec)}" alt="{html.escape(alt_text)}">
-<figcaption>{html.escape(title)}.{lab_link}{f' <span class="smi-band-note">{html.escape(note)}</span>' if note else ''}</figcaption>
-<details class="smi-numbers"><summary>Numbers behind this chart</summary>
-{_table_html(numbers, key=key if keyed else None, key_columns=key_columns)}</details>
-<script type="application/json" id="smi-{key}-spec">{json_for_script(spec)}</script>
-<script type="application/json" id="smi-{key}-live">{json_for_script(live)}</script>
-<script>window.smiEmbed && window.smiEmbed("smi-{key}");</script>
-</figure>"""
+    # the case-preset menu: smi.js sets every control to the chosen preset's values
+    presets = [(k, p["title"]) for k, p in (live.get("presets") or {}).items()]
+    return render("figure.html.j2", key=key, title=title, alt_text=alt_text, note=note,
+                  image=_svg_data_uri(spec), lab_url=LABS_URL + LAB_FOR[lab] if lab else None,
+                  presets=presets, preset=live.get("preset"),
+                  numbers=Markup(_table_html(numbers, key=key if keyed else None, key_columns=key_columns)),
+                  spec=json_for_script(spec), live=json_for_script(live))
 
 
 def _figure(*args, **kwargs) -> None:

@@ -76,7 +76,7 @@ def _calculations(kind: str, c, variable: set[str], values: dict[str, float], we
     if kind == "linkages":
         return expr.linkage_calculations(c, variable, values, weight=weight)
     if kind == "capabilities":
-        conn = "smi_connection" if "smi_connection" in variable else expr._num(values["smi_connection"])
+        conn = "smi_connection" if "smi_connection" in variable else expr.literal(values["smi_connection"])
         return expr.capability_calculations(c, variable, values, connection=conn, weight=weight)
     if kind == "chain":
         return (expr.linkage_calculations(c, variable, values, weight=weight)
@@ -180,8 +180,8 @@ def explorable(kind: str, inputs: list[str], values: dict[str, float], title: st
     bars = alt.Chart(name="value_bars").mark_bar().encode(x=x, y=y, color=color, tooltip=tooltip, key=key)
     # the numbers in a fixed column right of the plot: a moving label would resize the chart (and
     # reflow the page) on every slider move
-    text = alt.Chart(name="value_labels").mark_text(align="left").encode(
-        x=alt.value(WIDTH + 8), y=y, text="shown:N", key=key)
+    text = alt.Chart(name="value_labels").mark_text(align="left", dx=8).encode(
+        x=alt.value("width"), y=y, text="shown:N", key=key)
     rule = alt.Chart(name="band_whiskers").mark_rule(color="black", strokeWidth=2, yOffset=WHISKER_OFFSET).encode(
         x="low:Q", x2="high:Q", y=y, tooltip=tooltip, key=key)
     ends = [alt.Chart(name=f"band_{end}").mark_tick(color="black", opacity=1, thickness=2, size=9, orient="vertical",
@@ -656,7 +656,7 @@ def attribution_chart(by_prop: pd.DataFrame, title: str) -> alt.Chart:
                         range=[PALETTE[0], PALETTE[3]]), legend=alt.Legend(orient="bottom")),
         tooltip=[alt.Tooltip("proposition:N"), alt.Tooltip("attribution:Q", format="+.4f"),
                  alt.Tooltip("inputs:N", title="Inputs"), alt.Tooltip("statement:N", title="Proposition")])
-    text = alt.Chart(df).mark_text(align="left", dx=3).encode(x=alt.value(WIDTH + 4), y=y, text="shown:N")
+    text = alt.Chart(df).mark_text(align="left", dx=4).encode(x=alt.value("width"), y=y, text="shown:N")
     return (bars + text).properties(title=title, width=WIDTH, height=22 * len(df))
 
 

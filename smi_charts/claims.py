@@ -24,8 +24,8 @@ from markupsafe import Markup
 
 import smi
 from smi import claims as _claims
-from smi.data import _split
-from smi.healthcheck import cite
+from smi.data import split_tokens
+from smi.questionnaire import cite
 
 from .templating import render
 
@@ -105,6 +105,6 @@ def assumes(*relation_ids: str, text: str | None = None) -> None:
         raise ValueError(f"relation {study[0]!r} has basis 'study': a 'Model assumes' box is for the book's "
                          "assumptions only")
     paragraphs = [text] if text else [rel.loc[r, "statement"] for r in relation_ids]
-    serves = sorted({s for r in relation_ids for s in _split(rel.loc[r, "serves"])})
+    serves = sorted({s for r in relation_ids for s in split_tokens(rel.loc[r, "serves"])})
     display(HTML(render("assumes.html.j2", paragraphs=[Markup(_md.renderInline(p)) for p in paragraphs],
                         serves=reader_refs(serves), relation_ids=list(relation_ids))))

@@ -14,7 +14,7 @@ import textwrap
 from dataclasses import dataclass
 
 from smi import data as smi_data
-from smi.data import _split
+from smi.data import split_tokens
 
 STUDIES = ("malshe2011", "hughes2012", "malshe2017")
 
@@ -97,7 +97,7 @@ def _graph(name: str, body: list[str], rankdir: str = "TB") -> str:
 
 def _props(tokens: str, study: str) -> list[str]:
     """Proposition numbers from ``study:P3|study:P4`` tokens."""
-    return [t.split(":", 1)[1] for t in _split(tokens) if t.startswith(study + ":")]
+    return [t.split(":", 1)[1] for t in split_tokens(tokens) if t.startswith(study + ":")]
 
 
 def _theory(theory):
@@ -126,7 +126,7 @@ def malshe2011(theory=None) -> Diagram:
     for lk in t.linkages.itertuples():
         cluster: list[str] = []
         rows = inputs[inputs["linkage"].str.split("|").apply(lambda v, k=lk.linkage: k in v)]
-        props = ", ".join(_split(lk.propositions))
+        props = ", ".join(split_tokens(lk.propositions))
         new = " (added by the 2011 study)" if lk.new_in_2011 in (True, "true", "True") else ""
         conditions = _boundary_conditions(lk.boundary_conditions)
         cluster.append(f"subgraph cluster_{lk.linkage} {{")
@@ -220,12 +220,12 @@ def hughes2012(theory=None) -> Diagram:
         lines_caps.append(f"Synergy makes a superior capability possible: {c.label} ({c.proposition}).")
     label_of = {c.capability: c.label for c in caps}
     # a capability outside every spill-over goes a row lower, so no row holds more than two
-    linked = {c.capability for c in caps if _split(c.spills_over_to)} | {x for c in caps for x in _split(c.spills_over_to)}
+    linked = {c.capability for c in caps if split_tokens(c.spills_over_to)} | {x for c in caps for x in split_tokens(c.spills_over_to)}
     for c in caps:
         if c.capability not in linked and linked:
             body.append(f"cap_{caps[0].capability} -> cap_{c.capability} [style=invis];")
     for c in caps:
-        for target in _split(c.spills_over_to):
+        for target in split_tokens(c.spills_over_to):
             body.append(f'cap_{c.capability} -> cap_{target} [style=dashed, color="{GREEN}", label="may"];')
             lines_spill.append(f"{c.label} may carry over to: {label_of[target]} (Contributions).")
     sections = (
@@ -306,7 +306,7 @@ def malshe2017(theory=None) -> Diagram:
                 described.append(f"{STAGE_HEAD[stage].lower()}: {r.label}{verb} ({ref})")
             for a, b in zip(ids, ids[1:]):
                 body.append(f"  {a} -> {b};")
-            fed = _split(chain.loc["response", "feeds"])
+            fed = split_tokens(chain.loc["response", "feeds"])
             if fed:
                 names = "; ".join(titles[f][1].lower() for f in fed)
                 body.append(f'  {d}_{side}_feeds {_attrs(label=_label(names, 22, "MAY FEED"), fillcolor=FILL_NOTE, style="rounded,filled,dashed")};')

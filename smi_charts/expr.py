@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from typing import Callable, Mapping
 
-from smi.data import CAPABILITIES, LEVERS, Theory, _split
+from smi.data import CAPABILITIES, LEVERS, Theory, split_tokens
 from smi.model import CAPABILITY_OUTPUTS, LINKAGE_OUTPUTS, Compiled
 
 Weight = Callable[[str], str]  # parameter name (data/parameters.csv) -> Vega expression
 
 
-def _num(x: float) -> str:
+def literal(x: float) -> str:
+    """A number as a Vega expression literal (full float precision)."""
     return repr(float(x))
 
 
@@ -43,7 +44,7 @@ def weight_field(name: str) -> str:
 
 def shipped(theory: Theory) -> Weight:
     """Weights as the constants of ``data/parameters.csv``."""
-    return lambda name: _num(theory.params[name])
+    return lambda name: literal(theory.params[name])
 
 
 class DrawFields:
@@ -67,7 +68,7 @@ class _Gen:
 
     def ref(self, name: str) -> str:
         """A slider's parameter name, or the fixed value for an input without a slider."""
-        return name if name in self.variable else _num(self.fixed[name])
+        return name if name in self.variable else literal(self.fixed[name])
 
     def let(self, field: str, e: str) -> str:
         """A constant stays inline; a per-row weight expression becomes one prelude field."""
@@ -81,21 +82,21 @@ class _Gen:
         vals = [_lit(e) for e in raw.values()]
         if all(v is not None for v in vals):
             total = sum(vals)
-            return {k: _num(v / total if total > 0 else 1.0 / len(raw)) for k, v in zip(raw, vals)}
+            return {k: literal(v / total if total > 0 else 1.0 / len(raw)) for k, v in zip(raw, vals)}
         total = self.let(f"wn_{tag}_total", " + ".join(f"({e})" for e in raw.values()))
         share: dict[str, str] = {}  # one field per distinct raw weight (emphasis: stressed or not)
         for k, e in raw.items():
             if e not in share:
-                share[e] = self.let(f"wn_{tag}_{k}", f"({total} > 0 ? ({e}) / {total} : {_num(1.0 / len(raw))})")
+                share[e] = self.let(f"wn_{tag}_{k}", f"({total} > 0 ? ({e}) / {total} : {literal(1.0 / len(raw))})")
         return {k: share[e] for k, e in raw.items()}
 
     def diff(self, a: str, b: str) -> str:
         la, lb = _lit(a), _lit(b)
-        return _num(la - lb) if la is not None and lb is not None else f"({a} - {b})"
+        return literal(la - lb) if la is not None and lb is not None else f"({a} - {b})"
 
     def complement(self, a: str) -> str:
         la = _lit(a)
-        return _num(1.0 - la) if la is not None else f"(1 - {a})"
+        return literal(1.0 - la) if la is not None else f"(1 - {a})"
 
 
 def _linkages(g: _Gen, c: Compiled) -> list[tuple[str, str]]:
@@ -131,7 +132,7 @@ def _capabilities(g: _Gen, c: Compiled, connection: str) -> list[tuple[str, str]
     caps = c.theory.capabilities.set_index("capability")
     emph, floor, spill = w("capability.emphasis"), w("capability.floor"), w("spillover.strength")
     for cap in c.cap_order:
-        stressed = _split(caps.loc[cap, "stressed_levers"])
+        stressed = split_tokens(caps.loc[cap, "stressed_levers"])
         focus = g.shares(cap, {lv: (emph if lv in stressed else "1.0") for lv in LEVERS})
         mix = " + ".join(f"{s} * {g.ref(lv)}" for lv, s in focus.items())
         own = f"datum.synergy * ({floor} + {g.complement(floor)} * ({mix}))"

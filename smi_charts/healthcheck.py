@@ -5,7 +5,7 @@ radio groups and a profile that the reader's browser computes: the question -> i
 the labels and propositions, the dysfunction grid and a Vega-Lite spec of the whole chain
 (``charts.explorable(kind="chain", bind=False)``) are emitted here as data, and
 ``static/healthcheck.js`` (inlined into the page) turns answers into inputs, drives the chart
-with ``view.signal`` and ranks the weakest links and what to work on first. ``smi.healthcheck``
+with ``view.signal`` and ranks the weakest links and what to work on first. ``smi.questionnaire``
 computes the same profile in Python; the browser tests compare the two.
 
 ``debrief(key)`` lets an instructor load the class's exported files or codes; the browser
@@ -24,11 +24,12 @@ import pandas as pd
 from IPython.display import HTML, display
 
 import smi
-from smi import healthcheck as shc
+from smi import questionnaire as qn
 from smi.data import DYSFUNCTIONS, LEVERS, LINKAGES, Theory
 from smi.model import compiled
 
 from . import charts
+from . import questionnaire_io as qio
 from .templating import check_key, inline, json_for_script, render
 
 STATIC = Path(__file__).parent / "static"
@@ -44,14 +45,14 @@ def _static(name: str) -> str:
 
 # --------------------------------------------------------------------------- data for the browser
 
-def dysfunction_grid(q: shc.Questionnaire) -> dict:
-    """The health check's dysfunction-risk grid (``smi.healthcheck.risk_grid``) as JSON: per cell of
+def dysfunction_grid(q: qn.Questionnaire) -> dict:
+    """The health check's dysfunction-risk grid (``smi.questionnaire.risk_grid``) as JSON: per cell of
     starting levels and per SMI connection level, cumulative, final and peak dysfunction and the
     share of the connection kept. The browser interpolates in the connection exactly as
-    ``smi.healthcheck.dysfunction_risk`` does."""
-    g = shc.risk_grid(q)
+    ``smi.questionnaire.dysfunction_risk`` does."""
+    g = qn.risk_grid(q)
     return {"inputs": g.starts, "steps": g.steps, "connection": [round(float(c), 6) for c in g.connection],
-            "fields": list(shc.RISK_FIELDS), "values": np.round(g.values, 6).tolist(),
+            "fields": list(qn.RISK_FIELDS), "values": np.round(g.values, 6).tolist(),
             "connectionShare": q.theory.param("functioning.connection_share")}
 
 
@@ -62,38 +63,38 @@ def chain_spec(theory: Theory, title: str = "Your firm in the teaching model") -
     return exp.chart.to_dict()
 
 
-def page_data(key: str, q: shc.Questionnaire, *, grid: bool = True, chain_title: str | None = None) -> dict:
+def page_data(key: str, q: qn.Questionnaire, *, grid: bool = True, chain_title: str | None = None) -> dict:
     """Everything the browser needs to compute the profile, as plain JSON."""
     theory = q.theory
     spec = theory.inputs.set_index("name")
     labels = charts.output_labels(theory)
-    irefs = shc.input_refs(theory)
+    irefs = qn.input_refs(theory)
     number = {qq.id: qq.number for qq in q.questions}
     inputs = {}
-    for name in dict.fromkeys([*q.weights, *shc.actionable_inputs(theory)]):
+    for name in dict.fromkeys([*q.weights, *qn.actionable_inputs(theory)]):
         inputs[name] = {"label": spec.loc[name, "label"], "kind": spec.loc[name, "kind"],
                         "min": float(spec.loc[name, "min"]), "max": float(spec.loc[name, "max"]),
-                        "cite": shc.cite(irefs[name]), "questions": [number[i] for i in q.questions_for(name)]}
-    lrefs = shc.linkage_refs(theory)
+                        "cite": qn.cite(irefs[name]), "questions": [number[i] for i in q.questions_for(name)]}
+    lrefs = qn.linkage_refs(theory)
     c = compiled(theory)
     out = {
-        "key": key, "format": shc.FORMAT, "version": shc.VERSION, "codePrefix": shc.CODE_PREFIX,
-        "fingerprint": q.fingerprint, "points": shc.POINTS,
+        "key": key, "format": qio.FORMAT, "version": qio.VERSION, "codePrefix": qio.CODE_PREFIX,
+        "fingerprint": q.fingerprint, "points": qn.POINTS,
         "questions": [{"id": qq.id, "number": qq.number, "text": qq.text} for qq in q.questions],
         "weights": {name: [[qid, sign] for qid, sign in pairs] for name, pairs in q.weights.items()},
         "inputs": inputs,
         "outputs": labels,
-        "linkages": {k: {"label": labels[k], "members": shc.linkage_members(theory)[k], "cite": shc.cite(lrefs[k])}
+        "linkages": {k: {"label": labels[k], "members": qn.linkage_members(theory)[k], "cite": qn.cite(lrefs[k])}
                      for k in LINKAGES},
         "levers": list(LEVERS),
         "capabilities": list(theory.capabilities.capability),
         "dysfunctions": [{"name": d, "input": f"start_{d}"} for d in DYSFUNCTIONS],
-        "actionable": shc.actionable_inputs(theory),
-        "firstOutput": shc.FIRST_OUTPUT, "weakestPerLayer": shc.WEAKEST_PER_LAYER,
-        "workOnFirst": shc.WORK_ON_FIRST, "alertLevel": shc.ALERT_LEVEL, "round": shc.ROUND,
+        "actionable": qn.actionable_inputs(theory),
+        "firstOutput": qn.FIRST_OUTPUT, "weakestPerLayer": qn.WEAKEST_PER_LAYER,
+        "workOnFirst": qn.WORK_ON_FIRST, "alertLevel": qn.ALERT_LEVEL, "round": qn.ROUND,
         "linkageWeights": c.linkage_weights,
         "chain": chain_spec(theory, chain_title or "Your firm in the teaching model"),
-        "classMeasures": shc.class_measures(theory),
+        "classMeasures": qn.class_measures(theory),
     }
     if grid:
         out["grid"] = dysfunction_grid(q)
@@ -111,7 +112,7 @@ def _assets(root: str, data: dict) -> dict:
 def health_check(key: str = "health", path: str | Path | None = None) -> None:
     """The questionnaire and the reader's profile, computed in the browser (answers stay there)."""
     check_key(key)
-    q = shc.load(path)
+    q = qio.load(path)
     theory = q.theory
     root = f"smi-hc-{key}"
     labels = charts.output_labels(theory)
@@ -136,7 +137,7 @@ def health_check(key: str = "health", path: str | Path | None = None) -> None:
 def debrief(key: str = "debrief", path: str | Path | None = None) -> None:
     """Load a class's exported health checks (files, a folder or codes); show the distribution."""
     check_key(key)
-    q = shc.load(path)
+    q = qio.load(path)
     root = f"smi-hc-{key}"
     data = page_data(key, q, grid=False, chain_title="class debrief")
     data["classSpec"] = class_chart().to_dict()
@@ -145,13 +146,13 @@ def debrief(key: str = "debrief", path: str | Path | None = None) -> None:
 
 def questions_table(path: str | Path | None = None) -> None:
     """Every question with the construct behind it and the model input it sets."""
-    q = shc.load(path)
+    q = qio.load(path)
     in_label = dict(zip(q.theory.inputs.name, q.theory.inputs.label))
     rows = []
     for qq in q.questions:
         sets = "; ".join(f"{in_label[n]} ({'higher answer raises it' if s == '+' else 'reversed: higher answer lowers it'})"
                          for n, s in qq.maps_to)
-        rows.append({"#": qq.number, "question": qq.text, "construct": shc.cite(list(qq.construct)),
+        rows.append({"#": qq.number, "question": qq.text, "construct": qn.cite(list(qq.construct)),
                      "sets the model input": sets})
     from .book import table
     table(pd.DataFrame(rows))
@@ -163,14 +164,14 @@ def class_chart(rows: pd.DataFrame | list[dict] | None = None, title: str = "Whe
                 subtitle: list[str] | None = None, theory: Theory | None = None) -> alt.VConcatChart:
     """Each firm's linkages (box and dots), levers and starting dysfunctions (class average bar and dots).
 
-    With ``rows`` (``smi.healthcheck.class_table``) the data are embedded under the dataset name
+    With ``rows`` (``smi.questionnaire.class_table``) the data are embedded under the dataset name
     ``firms``; without, the spec refers to ``firms`` and the page supplies it.
     """
     theory = theory or smi.load()
-    measures = shc.class_measures(theory)
+    measures = qn.class_measures(theory)
     data = alt.Data(name="firms")
     panels = []
-    for i, (group, gtitle) in enumerate(shc.CLASS_GROUPS.items()):
+    for i, (group, gtitle) in enumerate(qn.CLASS_GROUPS.items()):
         order = [m["label"] for m in measures if m["group"] == group]
         base = alt.Chart(data).transform_filter(alt.datum.group == group)
         y = alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))

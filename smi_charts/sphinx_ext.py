@@ -11,7 +11,10 @@
   converted by jupytext, no outputs) that runs as-is in JupyterLab with the project's environment;
 * the ``smi-diagram`` directive draws a study's framework diagram from ``data/`` at build time
   (DOT from ``smi_charts.diagrams``, rendered to SVG by ``sphinx.ext.graphviz``) with its text
-  alternative.
+  alternative;
+* the site's root ``index.html`` (a redirect to the first chapter) is a whole HTML document, and
+  the theme's Jinja macro files that Sphinx copies into ``_static/`` as ``.html`` are removed, so
+  every ``.html`` of the site is a valid page (tests/browser/test_html_valid.py).
 """
 from __future__ import annotations
 
@@ -141,6 +144,41 @@ def _label_nav_toggles(app, exception) -> None:
             page.write_text(text.replace(TOGGLE, named), encoding="utf-8")
 
 
+# Jinja source the themes keep in their static folders (Sphinx copies it into _static/): not
+# pages, linked from nowhere, and not valid HTML on their own.
+THEME_MACROS = ("webpack-macros.html", "sbt-webpack-macros.html")
+
+REDIRECT = """<!DOCTYPE html>
+<html lang="{lang}">
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+<meta http-equiv="Refresh" content="0; url={url}">
+</head>
+<body>
+<p><a href="{url}">{title}</a></p>
+</body>
+</html>
+"""
+
+
+def _valid_html_files(app, exception) -> None:
+    """sphinx-external-toc writes the root redirect as a lone <meta> (no doctype, no title): write
+    it as a whole document instead (this runs after it, and always, so a stale one is replaced)."""
+    if exception is not None or app.builder.format != "html":
+        return
+    out = Path(app.builder.outdir)
+    for name in THEME_MACROS:
+        (out / "_static" / name).unlink(missing_ok=True)
+    root = app.config.root_doc
+    if root == "index":
+        return
+    url = f"{root}/index.html" if app.builder.name == "dirhtml" else f"{root}.html"
+    title = app.config.html_title or app.config.project
+    (out / "index.html").write_text(REDIRECT.format(lang=html.escape(app.config.language or "en"),
+                                                    title=html.escape(title), url=html.escape(url)), encoding="utf-8")
+
+
 def setup(app):
     app.add_js_file("smi.js", priority=500)
     app.add_css_file("smi.css")
@@ -149,4 +187,5 @@ def setup(app):
     app.connect("builder-inited", _write_assets)
     app.connect("html-page-context", _page_assets)
     app.connect("build-finished", _label_nav_toggles)
+    app.connect("build-finished", _valid_html_files, priority=900)  # after sphinx-external-toc's redirect
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -46,3 +46,9 @@ def _env() -> Environment:
 def render(template: str, **context) -> str:
     """Render ``smi_charts/templates/<template>`` with ``context`` (values escaped unless marked safe)."""
     return _env().get_template(template).render(**context)
+
+
+def render_macro(template: str, name: str, **args) -> str:
+    """Render one macro of ``smi_charts/templates/<template>`` (a file of small pieces, such as the
+    labs' ``lab_parts.html.j2``) with ``args`` (escaped unless marked safe)."""
+    return str(getattr(_env().get_template(template).module, name)(**args))

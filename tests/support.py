@@ -78,6 +78,6 @@ def pattern(seed: int) -> dict[str, int]:
 
 @lru_cache(maxsize=1)
 def _question_ids() -> tuple[str, ...]:
-    from smi import healthcheck as hc
+    from smi_charts import questionnaire_io
 
-    return tuple(hc.load().ids)
+    return tuple(questionnaire_io.load().ids)

@@ -583,6 +583,15 @@ def test_preset_bad_metadata(data, field, bad):
     load_error(data, "presets.yaml", repr(key), repr(field), repr(bad))
 
 
+def test_preset_misspelt_field_is_named(data):
+    """A misspelt field would be read as missing metadata or silently dropped; it is named instead."""
+    doc = presets(data)
+    key = doc[0]["key"]
+    doc[0]["teching_point"] = "spelt wrong"
+    write_presets(data, doc)
+    load_error(data, "presets.yaml", repr(key), "unexpected field 'teching_point'")
+
+
 def test_preset_duplicate_key(data):
     doc = presets(data)
     doc[1]["key"] = doc[0]["key"]

@@ -15,12 +15,12 @@ import yaml
 
 import smi
 from tests.support import pattern
-from smi import healthcheck as hc
+from smi_charts import questionnaire_io as qio
 from smi.data import LEVERS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "debrief.py"
-QUESTIONS = yaml.safe_load((smi.data.data_dir() / hc.FILE).read_text(encoding="utf-8"))["questions"]
+QUESTIONS = yaml.safe_load((smi.data.data_dir() / qio.FILE).read_text(encoding="utf-8"))["questions"]
 THEORY = smi.load()
 
 
@@ -28,9 +28,9 @@ THEORY = smi.load()
 def folder(tmp_path):
     d = tmp_path / "class"
     (d / "section-b").mkdir(parents=True)
-    (d / "team-a.json").write_text(json.dumps(hc.export(pattern(1))), encoding="utf-8")
-    (d / "section-b" / "team-b.json").write_text(json.dumps(hc.export(pattern(2))), encoding="utf-8")
-    (d / "codes.txt").write_text(hc.encode_code(pattern(3)) + "\n", encoding="utf-8")
+    (d / "team-a.json").write_text(json.dumps(qio.export(pattern(1))), encoding="utf-8")
+    (d / "section-b" / "team-b.json").write_text(json.dumps(qio.export(pattern(2))), encoding="utf-8")
+    (d / "codes.txt").write_text(qio.encode_code(pattern(3)) + "\n", encoding="utf-8")
     (d / "broken.json").write_text('{"format": "smi-healthcheck", "version": 1, "answers": {', encoding="utf-8")
     (d / ".DS_Store").write_bytes(b"\x00\x01")  # hidden files are ignored, not reported
     return d
@@ -99,7 +99,7 @@ def test_debrief_writes_chart_and_summary_and_names_the_malformed_file(folder, t
     summary = pd.read_csv(out / "summary.csv")
     assert list(summary.columns) == ["measure", "group", "label", "firms", "mean", "min", "median", "max"]
     assert (summary.firms == 3).all()
-    # the class statistics, worked out from the three firms' answers (not through smi.healthcheck)
+    # the class statistics, worked out from the three firms' answers (not through smi.questionnaire)
     firms = [by_hand(pattern(s)) for s in (1, 2, 3)]
     stats = summary.set_index("measure")
     for m in [*LEVERS, "start_communication_paucity", "start_lack_of_collaboration", "start_overt_conflict",
@@ -143,12 +143,12 @@ def test_debrief_skips_an_export_of_the_previous_questionnaire(tmp_path):
     """Version 1 (before issue 11 split and renamed questions) keyed answers by other ids: named and skipped."""
     d = tmp_path / "class"
     d.mkdir()
-    (d / "team-a.json").write_text(json.dumps(hc.export(pattern(1))), encoding="utf-8")
-    old = {"format": hc.FORMAT, "version": 1, "answers": {"lang-vertical": 3, "soc-rapport": 4}, "inputs": {}}
+    (d / "team-a.json").write_text(json.dumps(qio.export(pattern(1))), encoding="utf-8")
+    old = {"format": qio.FORMAT, "version": 1, "answers": {"lang-vertical": 3, "soc-rapport": 4}, "inputs": {}}
     (d / "last-year.json").write_text(json.dumps(old), encoding="utf-8")
     r = run(str(d), "--out", str(tmp_path / "out"))
     assert r.returncode == 0, r.stderr
-    assert f"skipped last-year.json: unsupported version 1 (this book reads version {hc.VERSION})" in r.stderr
+    assert f"skipped last-year.json: unsupported version 1 (this book reads version {qio.VERSION})" in r.stderr
     assert "1 health check read, 1 skipped" in r.stdout
 
 
@@ -159,13 +159,13 @@ def test_a_huge_number_or_deep_nesting_skips_only_that_file(tmp_path, debrief, c
     with a traceback; now each is named with its field and a cut-short value, and skipped."""
     d = tmp_path / "class"
     d.mkdir()
-    (d / "team-a.json").write_text(json.dumps(hc.export(pattern(1))), encoding="utf-8")
-    huge = hc.export(pattern(2))
+    (d / "team-a.json").write_text(json.dumps(qio.export(pattern(1))), encoding="utf-8")
+    huge = qio.export(pattern(2))
     huge["answers"]["lev-vision"] = int("7" * 400)
     (d / "huge.json").write_text(json.dumps(huge), encoding="utf-8")
     (d / "deep.json").write_text('{"format": "smi-healthcheck", "answers": ' + "[" * 100_000 + "]" * 100_000 + "}",
                                  encoding="utf-8")
-    digits = json.dumps(hc.export(pattern(3))).replace('"version": 2', '"version": ' + "9" * 5000)
+    digits = json.dumps(qio.export(pattern(3))).replace('"version": 2', '"version": ' + "9" * 5000)
     (d / "digits.json").write_text(digits, encoding="utf-8")
     out = tmp_path / "out"
     code, stdout, stderr = run_here(debrief, capsys, str(d), "--out", str(out))  # an exception would fail the test
@@ -191,8 +191,8 @@ def test_files_of_one_name_in_two_folders_are_two_firms(tmp_path, debrief, capsy
     d = tmp_path / "class"
     for sub, seed in (("a", 1), ("b", 2)):
         (d / sub).mkdir(parents=True)
-        (d / sub / "team.json").write_text(json.dumps(hc.export(pattern(seed))), encoding="utf-8")
-    (d / "b" / "other.json").write_text(json.dumps(hc.export(pattern(3))), encoding="utf-8")
+        (d / sub / "team.json").write_text(json.dumps(qio.export(pattern(seed))), encoding="utf-8")
+    (d / "b" / "other.json").write_text(json.dumps(qio.export(pattern(3))), encoding="utf-8")
     out = tmp_path / "out"
     code, stdout, stderr = run_here(debrief, capsys, str(d), "--out", str(out))
     assert code == 0, stderr
@@ -211,8 +211,8 @@ def test_files_of_one_name_in_two_folders_are_two_firms(tmp_path, debrief, capsy
 def test_a_json_and_a_txt_of_one_name_keep_their_extensions(tmp_path, debrief, capsys):
     d = tmp_path / "class"
     d.mkdir()
-    (d / "team.json").write_text(json.dumps(hc.export(pattern(1))), encoding="utf-8")
-    (d / "team.txt").write_text(hc.encode_code(pattern(2)) + "\n" + hc.encode_code(pattern(3)) + "\n", encoding="utf-8")
+    (d / "team.json").write_text(json.dumps(qio.export(pattern(1))), encoding="utf-8")
+    (d / "team.txt").write_text(qio.encode_code(pattern(2)) + "\n" + qio.encode_code(pattern(3)) + "\n", encoding="utf-8")
     out = tmp_path / "out"
     code, _, stderr = run_here(debrief, capsys, str(d), "--out", str(out))
     assert code == 0, stderr
@@ -226,9 +226,9 @@ def test_a_name_clash_that_remains_is_reported_and_skipped(tmp_path, debrief):
     mod = debrief
     d = tmp_path / "class"
     d.mkdir()
-    (d / "team #1.json").write_text(json.dumps(hc.export(pattern(1))), encoding="utf-8")
-    (d / "team.txt").write_text(hc.encode_code(pattern(2)) + "\n" + hc.encode_code(pattern(3)) + "\n", encoding="utf-8")
-    firms, skipped = mod.collect(d, hc.load())
+    (d / "team #1.json").write_text(json.dumps(qio.export(pattern(1))), encoding="utf-8")
+    (d / "team.txt").write_text(qio.encode_code(pattern(2)) + "\n" + qio.encode_code(pattern(3)) + "\n", encoding="utf-8")
+    firms, skipped = mod.collect(d, qio.load())
     assert [n for n, _ in firms] == ["team #1"]
     assert skipped == [("team.txt", "its firm name 'team #1' is already taken by team #1.json; rename one of the two")]
 
@@ -238,7 +238,7 @@ def test_a_failed_run_leaves_no_partial_output(tmp_path, monkeypatch, capsys, de
     mod = debrief
     d = tmp_path / "class"
     d.mkdir()
-    (d / "team-a.json").write_text(json.dumps(hc.export(pattern(1))), encoding="utf-8")
+    (d / "team-a.json").write_text(json.dumps(qio.export(pattern(1))), encoding="utf-8")
     (d / "broken.json").write_text("{", encoding="utf-8")
 
     def fail(*args, **kwargs):
@@ -258,7 +258,7 @@ def test_a_failed_write_leaves_no_partial_output(tmp_path, monkeypatch, debrief)
     mod = debrief
     d = tmp_path / "class"
     d.mkdir()
-    (d / "team-a.json").write_text(json.dumps(hc.export(pattern(1))), encoding="utf-8")
+    (d / "team-a.json").write_text(json.dumps(qio.export(pattern(1))), encoding="utf-8")
     out = tmp_path / "out"
     out.mkdir()
     (out / "notes.txt").write_text("the instructor's own file", encoding="utf-8")

@@ -91,7 +91,7 @@ def test_every_lever_capability_and_other_function_appears():
         assert _has(dot, r.label) and r.label in alt and r.proposition in dot
     for f in dg.OTHER_FUNCTIONS_2012:
         assert _has(dot, f) and f in alt
-    edges = sum(len(smi_data._split(c)) for c in t.capabilities.spills_over_to)
+    edges = sum(len(smi_data.split_tokens(c)) for c in t.capabilities.spills_over_to)
     assert d.dot.count('label="may"') == edges > 0
 
 

@@ -17,12 +17,13 @@ import yaml
 
 import smi
 from tests.support import pattern
-from smi import healthcheck as hc
+from smi import questionnaire as qn
+from smi_charts import questionnaire_io as qio
 from smi.data import DYSFUNCTIONS, LEVERS, LINKAGES, DataValidationError
 
-Q = hc.load()
+Q = qio.load()
 THEORY = Q.theory
-SOURCE = smi.data.data_dir() / hc.FILE
+SOURCE = smi.data.data_dir() / qio.FILE
 
 
 def answers(value=3, **override) -> dict[str, int]:
@@ -32,7 +33,7 @@ def answers(value=3, **override) -> dict[str, int]:
 
 
 def scenario_by_hand(a: dict[str, int]) -> pd.DataFrame:
-    """The scenario the answers describe, derived here from the files alone (not through smi.healthcheck):
+    """The scenario the answers describe, derived here from the files alone (not through smi.questionnaire):
     each asked input is the mean of its questions' answers rescaled to (a - 1) / 4, reversed for
     '-'; every other input keeps its default from data/inputs.csv."""
     doc = yaml.safe_load(SOURCE.read_text(encoding="utf-8"))
@@ -51,15 +52,15 @@ def scenario_by_hand(a: dict[str, int]) -> pd.DataFrame:
 # --------------------------------------------------------------------------- the file itself
 
 def test_questionnaire_size_and_scales():
-    assert hc.MIN_QUESTIONS <= len(Q.questions) <= hc.MAX_QUESTIONS
+    assert qio.MIN_QUESTIONS <= len(Q.questions) <= qio.MAX_QUESTIONS
     assert len(set(Q.ids)) == len(Q.ids)
     for q in Q.questions:
-        assert len(q.labels) == hc.POINTS and len(set(q.labels)) == hc.POINTS, q.id
+        assert len(q.labels) == qn.POINTS and len(set(q.labels)) == qn.POINTS, q.id
         assert q.construct and q.maps_to and q.text, q.id
 
 
 def test_every_linkage_input_lever_and_starting_dysfunction_is_asked():
-    required = hc.required_inputs(THEORY)
+    required = qn.required_inputs(THEORY)
     assert set(THEORY.input_names("linkages")) <= set(required)  # context inputs included
     assert set(LEVERS) <= set(required)
     assert {f"start_{d}" for d in DYSFUNCTIONS} <= set(required)
@@ -122,7 +123,7 @@ def test_vertical_channel_is_asked_for_each_function_and_the_input_is_their_mean
     assert sales.text.startswith("Within sales,") and marketing.text.startswith("Within marketing,")
     assert all("channels" in q.text for q in (sales, marketing))  # the mechanism, not the outcome
     assert Q.questions_for("vertical_communication") == [sales.id, marketing.id]
-    x = hc.answers_to_inputs({**answers(), sales.id: 5, marketing.id: 1})
+    x = qn.answers_to_inputs({**answers(), sales.id: 5, marketing.id: 1}, Q)
     assert x.at[0, "vertical_communication"] == pytest.approx(0.5)
 
 
@@ -130,7 +131,7 @@ def test_rapport_is_two_items_at_the_top_and_in_the_field():
     assert Q.questions_for("rapport") == ["soc-rapport-leaders", "soc-rapport-field"]
     assert "heads of sales and marketing" in Q.by_id["soc-rapport-leaders"].text
     assert "day to day" in Q.by_id["soc-rapport-field"].text
-    x = hc.answers_to_inputs({**answers(), "soc-rapport-leaders": 1, "soc-rapport-field": 4})
+    x = qn.answers_to_inputs({**answers(), "soc-rapport-leaders": 1, "soc-rapport-field": 4}, Q)
     assert x.at[0, "rapport"] == pytest.approx((0.0 + 0.75) / 2)
 
 
@@ -144,7 +145,7 @@ def test_dysfunction_items_are_the_triggers_of_a_present_dysfunction():
     assert {n for q in triggers for n, _ in q.maps_to} == {f"start_{d}" for d in DYSFUNCTIONS}
     assert all(q.id.startswith("trigger-") for q in triggers)
     assert "already present" in Q.sections["triggers"]
-    everything = " ".join([*Q.sections.values(), *(q.text for q in Q.questions), *hc.CLASS_GROUPS.values()])
+    everything = " ".join([*Q.sections.values(), *(q.text for q in Q.questions), *qn.CLASS_GROUPS.values()])
     assert "early sign" not in everything.lower()
 
 
@@ -156,7 +157,7 @@ def test_every_input_follows_its_questions_in_their_direction(name):
     low, high = dict(answers(3)), dict(answers(3))
     for qid, sign in Q.weights[name]:
         low[qid], high[qid] = (1, 5) if sign == "+" else (5, 1)
-    lo, hi = hc.answers_to_inputs(low).iloc[0], hc.answers_to_inputs(high).iloc[0]
+    lo, hi = qn.answers_to_inputs(low, Q).iloc[0], qn.answers_to_inputs(high, Q).iloc[0]
     assert lo[name] == 0.0 and hi[name] == 1.0
     others = [n for n in Q.weights if n != name and not set(Q.questions_for(n)) & set(Q.questions_for(name))]
     assert (lo[others] == hi[others]).all()
@@ -164,7 +165,7 @@ def test_every_input_follows_its_questions_in_their_direction(name):
 
 @pytest.mark.parametrize("answer,expected", [(1, 0.0), (2, 0.25), (3, 0.5), (4, 0.75), (5, 1.0)])
 def test_rescaling_to_unit_interval(answer, expected):
-    x = hc.answers_to_inputs(answers(answer)).iloc[0]
+    x = qn.answers_to_inputs(answers(answer), Q).iloc[0]
     for name, pairs in Q.weights.items():
         want = expected if all(s == "+" for _, s in pairs) else None
         if want is not None:
@@ -176,21 +177,21 @@ def test_reversed_question():
     assert reversed_, "the questionnaire should have at least one reversed item"
     for name, qid in reversed_:
         if len(Q.weights[name]) == 1:
-            assert hc.answers_to_inputs({**answers(), qid: 5}).at[0, name] == 0.0
-            assert hc.answers_to_inputs({**answers(), qid: 1}).at[0, name] == 1.0
-            assert hc.answers_to_inputs({**answers(), qid: 2}).at[0, name] == 0.75
-    assert hc.rescale(4, "-") == 0.25 and hc.rescale(4, "+") == 0.75
+            assert qn.answers_to_inputs({**answers(), qid: 5}, Q).at[0, name] == 0.0
+            assert qn.answers_to_inputs({**answers(), qid: 1}, Q).at[0, name] == 1.0
+            assert qn.answers_to_inputs({**answers(), qid: 2}, Q).at[0, name] == 0.75
+    assert qn.rescale(4, "-") == 0.25 and qn.rescale(4, "+") == 0.75
 
 
 def test_input_asked_twice_is_the_mean():
     name = "start_communication_paucity"
     (q1, _), (q2, _) = Q.weights[name]
-    x = hc.answers_to_inputs({**answers(), q1: 2, q2: 5})
+    x = qn.answers_to_inputs({**answers(), q1: 2, q2: 5}, Q)
     assert x.at[0, name] == pytest.approx((0.25 + 1.0) / 2)
 
 
 def test_scenario_is_complete_and_unasked_inputs_keep_defaults():
-    x = hc.answers_to_inputs(pattern(0))
+    x = qn.answers_to_inputs(pattern(0), Q)
     assert list(x.columns) == THEORY.input_names() and len(x) == 1
     for name in THEORY.input_names():
         if name not in Q.weights:
@@ -203,20 +204,20 @@ def test_missing_answers_name_each_question():
     a = answers()
     del a["lang-terms"], a["trigger-collab-sales"]
     with pytest.raises(ValueError, match="no answer for questions lang-terms, trigger-collab-sales"):
-        hc.answers_to_inputs(a)
+        qn.answers_to_inputs(a, Q)
 
 
 @pytest.mark.parametrize("bad", [0, 6, 2.5, "3", True, None, float("nan"), [3]])
 def test_invalid_answer_is_named_never_defaulted(bad):
     with pytest.raises(ValueError) as err:
-        hc.answers_to_inputs({**answers(), "lev-vision": bad, "ctx-regions": 9})
+        qn.answers_to_inputs({**answers(), "lev-vision": bad, "ctx-regions": 9}, Q)
     msg = str(err.value)
     assert "lev-vision" in msg and repr(bad) in msg and "ctx-regions (value 9)" in msg
 
 
 def test_unknown_question_id_is_named():
     with pytest.raises(ValueError, match="unknown question id 'lang-colour'"):
-        hc.answers_to_inputs({**answers(), "lang-colour": 3})
+        qn.answers_to_inputs({**answers(), "lang-colour": 3}, Q)
 
 
 def test_all_problems_reported_at_once():
@@ -225,18 +226,18 @@ def test_all_problems_reported_at_once():
     a["lev-vision"] = 7
     a["extra"] = 1
     with pytest.raises(ValueError) as err:
-        hc.check_answers(a)
+        qn.check_answers(a, Q)
     assert all(s in str(err.value) for s in ("lang-terms", "lev-vision (value 7)", "'extra'"))
 
 
 def test_answers_must_be_a_mapping():
     with pytest.raises(ValueError, match="must map each question id"):
-        hc.answers_to_inputs([3] * len(Q.ids))
+        qn.answers_to_inputs([3] * len(Q.ids), Q)
 
 
 def test_whole_number_floats_count_as_answers():
     a = {k: float(v) for k, v in pattern(1).items()}
-    assert hc.answers_to_inputs(a).equals(hc.answers_to_inputs(pattern(1)))
+    assert qn.answers_to_inputs(a, Q).equals(qn.answers_to_inputs(pattern(1), Q))
 
 
 # --------------------------------------------------------------------------- the profile
@@ -244,7 +245,7 @@ def test_whole_number_floats_count_as_answers():
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_profile_numbers_come_from_the_model(seed):
     a = pattern(seed)
-    p = hc.profile(a)
+    p = qn.profile(a, Q)
     x = scenario_by_hand(a)
     pd.testing.assert_frame_equal(p.inputs, x[p.inputs.columns], check_dtype=False)
     ev = smi.evaluate(x).iloc[0]
@@ -258,7 +259,7 @@ def test_profile_numbers_come_from_the_model(seed):
     # dysfunction risk is an estimate from the grid (the dynamics depend on every linkage): it is
     # the grid's value at the firm's starting cell, interpolated in its connection, and close to
     # the exact simulation of this firm
-    g = hc.risk_grid(Q)
+    g = qn.risk_grid(Q)
     cells = list(itertools.product(*[range(n + 1) for n in g.steps]))  # first start slowest, as built
     cell = cells.index(tuple(int(round(x.at[0, s] * n)) for s, n in zip(g.starts, g.steps)))
     for f, k in enumerate(("cumulative_dysfunction", "final_dysfunction", "peak_dysfunction")):
@@ -271,7 +272,7 @@ def test_profile_numbers_come_from_the_model(seed):
 def test_profile_of_a_middling_firm_by_hand():
     """Every answer 3: every asked input is 0.5 (a reversed question too), and the numbers follow
     from the model's formulas with the weights of data/parameters.csv, worked out here."""
-    p = hc.profile(answers(3))
+    p = qn.profile(answers(3), Q)
     w = THEORY.param
     gate = lambda proviso, ctx: 1 - (w(f"strictness_low.{proviso}") + (w(f"strictness_high.{proviso}")
                                       - w(f"strictness_low.{proviso}")) * ctx) * (1 - 0.5)
@@ -298,14 +299,14 @@ def test_profile_of_a_middling_firm_by_hand():
     for cap in THEORY.capabilities.capability:
         assert p.capabilities[cap] == pytest.approx(own)  # 0.318391 at the shipped weights
     # the weakest linkages are the two lowest worked out above
-    assert list(p.weakest[p.weakest.layer == "linkage"].name) == sorted(link, key=link.get)[:hc.WEAKEST_PER_LAYER]
+    assert list(p.weakest[p.weakest.layer == "linkage"].name) == sorted(link, key=link.get)[:qn.WEAKEST_PER_LAYER]
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_dysfunction_risk_grid_is_exact_for_a_firm_with_equal_linkages(seed):
     """The grid simulates a firm whose five linkages all stand at one level; at a grid level the
     estimate is that simulation itself (nothing invented by the interpolation)."""
-    g = hc.risk_grid(Q)
+    g = qn.risk_grid(Q)
     rng = np.random.default_rng(seed)
     cell = [int(rng.integers(0, n + 1)) for n in g.steps]
     level = int(rng.integers(1, len(g.connection)))
@@ -315,7 +316,7 @@ def test_dysfunction_risk_grid_is_exact_for_a_firm_with_equal_linkages(seed):
     x = pd.DataFrame([row])
     spec, c = smi.dynamics.dyn_spec(THEORY), smi.model.compiled(THEORY)
     conn = np.array([g.connection[level]])
-    st = smi.dynamics.simulate_arrays(smi.dynamics._inputs(x, THEORY), 40, spec, {k: conn for k in LINKAGES},
+    st = smi.dynamics.simulate_arrays(smi.dynamics.scenario_arrays(x, THEORY), 40, spec, {k: conn for k in LINKAGES},
                                       c.linkage_weights)
     total = st["D"].sum(axis=2)[:, 0]
     assert g.values[idx, level, 0] == pytest.approx(total[1:].mean())
@@ -327,10 +328,10 @@ def test_dysfunction_risk_grid_at_its_ends_by_hand():
     power of a dysfunction), so all three totals are 0 and the connection is kept whole; a firm
     whose linkage inputs are all 1 has every linkage at 1, so the grid's top level is that firm,
     simulated through the public smi.summarize."""
-    g = hc.risk_grid(Q)
-    assert g.connection[0] == 0 and g.connection[-1] == 1 and len(g.connection) == hc.CONNECTION_LEVELS
-    assert g.values.shape == (np.prod([n + 1 for n in g.steps]), hc.CONNECTION_LEVELS, len(hc.RISK_FIELDS))
-    assert (g.values[0, :, :3] == 0).all() and g.values[0, :, 3] == pytest.approx(np.ones(hc.CONNECTION_LEVELS))
+    g = qn.risk_grid(Q)
+    assert g.connection[0] == 0 and g.connection[-1] == 1 and len(g.connection) == qn.CONNECTION_LEVELS
+    assert g.values.shape == (np.prod([n + 1 for n in g.steps]), qn.CONNECTION_LEVELS, len(qn.RISK_FIELDS))
+    assert (g.values[0, :, :3] == 0).all() and g.values[0, :, 3] == pytest.approx(np.ones(qn.CONNECTION_LEVELS))
     top = {n: 1.0 for n in THEORY.input_names("linkages")}
     for cell in ([g.steps[0], 0, 0], [0, g.steps[1] // 2, g.steps[2]]):
         idx = list(itertools.product(*[range(n + 1) for n in g.steps])).index(tuple(cell))
@@ -343,15 +344,15 @@ def test_dysfunction_risk_grid_at_its_ends_by_hand():
 
 
 def test_weakest_links_are_the_lowest_with_their_propositions():
-    p = hc.profile(pattern(2))
+    p = qn.profile(pattern(2), Q)
     links = p.weakest[p.weakest.layer == "linkage"]
     levers = p.weakest[p.weakest.layer == "lever"]
-    assert len(links) == hc.WEAKEST_PER_LAYER and len(levers) == hc.WEAKEST_PER_LAYER
+    assert len(links) == qn.WEAKEST_PER_LAYER and len(levers) == qn.WEAKEST_PER_LAYER
     assert links.value.max() <= min(v for k, v in p.linkages.items() if k in LINKAGES and k not in set(links.name)) + 1e-12
     assert levers.value.max() <= min(p.levers[lv] for lv in LEVERS if lv not in set(levers.name)) + 1e-12
     for r in links.itertuples():
         assert all(t.startswith("malshe2011:P") for t in r.propositions)
-        assert r.held_back_by in hc.linkage_members(THEORY)[r.name]
+        assert r.held_back_by in qn.linkage_members(THEORY)[r.name]
         assert r.questions  # the question that asks about the input holding it back
     for r in levers.itertuples():
         assert r.propositions == [f"hughes2012:P{i}" for i in range(1, 6)]
@@ -362,7 +363,7 @@ def test_work_on_first_follows_the_sensitivity_ranking():
     """Work on first: the inputs managers can move whose move alone, to either end of its range,
     raises SMI functioning most; the gains are found here by moving each input with smi.evaluate."""
     a = pattern(3)
-    p = hc.profile(a)
+    p = qn.profile(a, Q)
     x = scenario_by_hand(a)
     now = smi.evaluate(x).smi_functioning.iloc[0]
     spec = THEORY.inputs.set_index("name")
@@ -371,8 +372,8 @@ def test_work_on_first_follows_the_sensitivity_ranking():
     gains = {n: max(smi.evaluate(x.assign(**{n: spec.loc[n, end]})).smi_functioning.iloc[0] - now
                     for end in ("min", "max")) for n in movable}
     best = sorted((n for n in gains if round(gains[n], 9) > 0), key=lambda n: (-round(gains[n], 9), n))
-    assert list(p.work_on_first.input) == best[:hc.WORK_ON_FIRST]
-    assert list(p.work_on_first.gain) == pytest.approx([gains[n] for n in best[:hc.WORK_ON_FIRST]])
+    assert list(p.work_on_first.input) == best[:qn.WORK_ON_FIRST]
+    assert list(p.work_on_first.gain) == pytest.approx([gains[n] for n in best[:qn.WORK_ON_FIRST]])
     assert p.work_on_first.gain.is_monotonic_decreasing
     assert not set(p.work_on_first.input) & set(THEORY.input_names(kind="context"))
 
@@ -384,15 +385,15 @@ def test_a_perfect_firm_has_nothing_to_work_on_and_no_alert():
             a[qid] = 1
         if any(s == "-" for _, s in Q.by_id[qid].maps_to):
             a[qid] = 1
-    p = hc.profile(a)
+    p = qn.profile(a, Q)
     assert p.work_on_first.empty and p.alerts.empty
     assert p.dysfunction["cumulative_dysfunction"] == 0.0
 
 
 def test_strong_triggers_raise_an_alert_and_dysfunction_risk():
-    calm = hc.profile(answers(3, trigger_paucity_sales=1, trigger_paucity_marketing=1, trigger_collab_sales=1,
-                              trigger_collab_marketing=1, trigger_conflict_sales=1, trigger_conflict_marketing=1))
-    hot = hc.profile(answers(3, trigger_conflict_sales=5, trigger_conflict_marketing=4))
+    calm = qn.profile(answers(3, trigger_paucity_sales=1, trigger_paucity_marketing=1, trigger_collab_sales=1,
+                              trigger_collab_marketing=1, trigger_conflict_sales=1, trigger_conflict_marketing=1), Q)
+    hot = qn.profile(answers(3, trigger_conflict_sales=5, trigger_conflict_marketing=4), Q)
     assert calm.alerts.empty
     assert list(hot.alerts.dysfunction)[0] == "overt_conflict"
     assert hot.dysfunction["cumulative_dysfunction"] > calm.dysfunction["cumulative_dysfunction"]
@@ -402,13 +403,13 @@ def test_strong_triggers_raise_an_alert_and_dysfunction_risk():
 
 def test_export_and_code_round_trip():
     a = pattern(4)
-    doc = json.loads(json.dumps(hc.export(a)))
-    assert doc["format"] == "smi-healthcheck" and doc["version"] == hc.VERSION
-    assert doc["answers"] == a and doc["inputs"] == pytest.approx(hc.mapped_inputs(a))
-    assert hc.read_export(doc) == a
-    code = hc.encode_code(a)
+    doc = json.loads(json.dumps(qio.export(a)))
+    assert doc["format"] == "smi-healthcheck" and doc["version"] == qio.VERSION
+    assert doc["answers"] == a and doc["inputs"] == pytest.approx(qn.mapped_inputs(a, Q))
+    assert qio.read_export(doc) == a
+    code = qio.encode_code(a)
     assert code.startswith(f"hc1.{Q.fingerprint}.") and len(code) < 60
-    assert hc.decode_code(code) == a
+    assert qio.decode_code(code) == a
     digits = base64.urlsafe_b64decode(code.split(".")[2] + "==").decode()
     assert digits == "".join(str(a[q]) for q in Q.ids)  # base64 of the answers, in question order
 
@@ -421,36 +422,36 @@ def test_export_and_code_round_trip():
 ])
 def test_bad_codes_say_why(code, reason):
     with pytest.raises(ValueError, match=reason):
-        hc.decode_code(code)
+        qio.decode_code(code)
 
 
 @pytest.mark.parametrize("mutate,reason", [
     (lambda d: "{not json", "not valid JSON"),
     (lambda d: [d], "expected a JSON object"),
     (lambda d: {**d, "format": "other"}, "not a health-check export"),
-    (lambda d: {**d, "version": hc.VERSION + 1}, f"unsupported version {hc.VERSION + 1}"),
+    (lambda d: {**d, "version": qio.VERSION + 1}, f"unsupported version {qio.VERSION + 1}"),
     (lambda d: {**d, "answers": {k: v for k, v in d["answers"].items() if k != "lev-decision"}}, "lev-decision"),
     (lambda d: {**d, "answers": {**d["answers"], "soc-rapport-field": 8}}, r"soc-rapport-field \(value 8\)"),
     (lambda d: {**d, "inputs": {**d["inputs"], "rapport": 0.123}}, "do not follow from its answers"),
     (lambda d: {k: v for k, v in d.items() if k != "inputs"}, "'inputs' must be an object"),
 ])
 def test_malformed_exports_say_why(mutate, reason):
-    doc = hc.export(pattern(5))
+    doc = qio.export(pattern(5))
     with pytest.raises(ValueError, match=reason):
-        hc.read_export(mutate(copy.deepcopy(doc)))
+        qio.read_export(mutate(copy.deepcopy(doc)))
 
 
 def test_read_file_names_the_file(tmp_path):
-    (tmp_path / "team1.json").write_text(json.dumps(hc.export(pattern(6))))
-    (tmp_path / "codes.txt").write_text(hc.encode_code(pattern(7)) + "\n\n" + hc.encode_code(pattern(8)) + "\n")
+    (tmp_path / "team1.json").write_text(json.dumps(qio.export(pattern(6))))
+    (tmp_path / "codes.txt").write_text(qio.encode_code(pattern(7)) + "\n\n" + qio.encode_code(pattern(8)) + "\n")
     (tmp_path / "broken.json").write_text('{"format": "smi-healthcheck"')
-    (tmp_path / "badcodes.txt").write_text(hc.encode_code(pattern(7)) + "\nnonsense\n")
-    assert hc.read_file(tmp_path / "team1.json") == [("team1", pattern(6))]
-    assert hc.read_file(tmp_path / "codes.txt") == [("codes #1", pattern(7)), ("codes #2", pattern(8))]
+    (tmp_path / "badcodes.txt").write_text(qio.encode_code(pattern(7)) + "\nnonsense\n")
+    assert qio.read_file(tmp_path / "team1.json") == [("team1", pattern(6))]
+    assert qio.read_file(tmp_path / "codes.txt") == [("codes #1", pattern(7)), ("codes #2", pattern(8))]
     with pytest.raises(ValueError, match=r"^broken\.json: not valid JSON"):
-        hc.read_file(tmp_path / "broken.json")
+        qio.read_file(tmp_path / "broken.json")
     with pytest.raises(ValueError, match=r"^badcodes\.txt: line 2: not a health-check code"):
-        hc.read_file(tmp_path / "badcodes.txt")
+        qio.read_file(tmp_path / "badcodes.txt")
 
 
 HUGE = int("7" * 400)
@@ -458,27 +459,27 @@ HUGE = int("7" * 400)
 
 def test_a_400_digit_answer_is_named_and_cut_short():
     """float() of it overflowed (OverflowError) and ended a whole class debrief."""
-    doc = hc.export(pattern(5))
+    doc = qio.export(pattern(5))
     doc["answers"]["lev-vision"] = HUGE
     with pytest.raises(ValueError) as err:
-        hc.read_export(json.dumps(doc))
+        qio.read_export(json.dumps(doc))
     msg = str(err.value)
     assert "lev-vision (value 7777777777" in msg and "(400 digits)" in msg
     assert len(msg) < 200, msg
 
 
 def test_a_400_digit_input_is_named_and_cut_short():
-    doc = hc.export(pattern(5))
+    doc = qio.export(pattern(5))
     doc["inputs"]["rapport"] = HUGE
     with pytest.raises(ValueError, match=r"field 'inputs\.rapport': stated 7777777777\S*… \(400 digits\)") as err:
-        hc.read_export(json.dumps(doc))
+        qio.read_export(json.dumps(doc))
     assert len(str(err.value)) < 250
 
 
 def test_a_number_past_pythons_digit_limit_is_not_valid_json():
-    text = json.dumps(hc.export(pattern(5))).replace('"version": 2', '"version": ' + "9" * 5000)
+    text = json.dumps(qio.export(pattern(5))).replace('"version": 2', '"version": ' + "9" * 5000)
     with pytest.raises(ValueError, match="not valid JSON") as err:
-        hc.read_export(text)
+        qio.read_export(text)
     assert len(str(err.value)) < 400
 
 
@@ -486,7 +487,7 @@ def test_deeply_nested_json_is_refused_by_name(tmp_path):
     """json.loads raised RecursionError, which no caller expected."""
     (tmp_path / "deep.json").write_text('{"format": "smi-healthcheck", "answers": ' + "[" * 100_000 + "]" * 100_000 + "}")
     with pytest.raises(ValueError, match=r"^deep\.json: not a health-check export \(its JSON is nested too deeply"):
-        hc.read_file(tmp_path / "deep.json")
+        qio.read_file(tmp_path / "deep.json")
 
 
 @pytest.mark.parametrize("value, shown", [
@@ -495,10 +496,10 @@ def test_deeply_nested_json_is_refused_by_name(tmp_path):
     ({"a" * 500: 1}, "…"),
 ])
 def test_other_huge_values_are_cut_short(value, shown):
-    doc = hc.export(pattern(5))
+    doc = qio.export(pattern(5))
     doc["answers"]["lev-culture"] = value
     with pytest.raises(ValueError) as err:
-        hc.read_export(doc)
+        qio.read_export(doc)
     msg = str(err.value)
     assert "lev-culture (value " in msg and shown in msg and len(msg) < 200, msg
 
@@ -506,13 +507,13 @@ def test_other_huge_values_are_cut_short(value, shown):
 def test_class_table_refuses_two_firms_of_one_name():
     """Grouped by firm they would merge into one, counted by row they would stay two."""
     with pytest.raises(ValueError, match="two firms are named 'team'"):
-        hc.class_table([("team", pattern(1)), ("team", pattern(2))])
+        qn.class_table([("team", pattern(1)), ("team", pattern(2))], Q)
 
 
 # --------------------------------------------------------------------------- earlier versions of the questionnaire
 
 # The ordered question ids of each version, by fingerprint. Exports are keyed by question id, so a
-# change of ids must bump hc.VERSION (which refuses older exports); this pin fails until it is done.
+# change of ids must bump qio.VERSION (which refuses older exports); this pin fails until it is done.
 FINGERPRINTS = {1: "9c3357cf", 2: "6ec2b935"}
 V1_IDS = ["lang-terms", "lang-vertical", "lang-bridges", "lang-channels", "struct-process", "struct-flex",
           "struct-ownership", "proc-teams", "proc-visibility", "soc-rapport", "soc-networks", "phil-customer",
@@ -523,48 +524,48 @@ V1_IDS = ["lang-terms", "lang-vertical", "lang-bridges", "lang-channels", "struc
 
 
 def test_question_ids_changed_only_with_a_version_bump():
-    assert Q.fingerprint == FINGERPRINTS[hc.VERSION]
+    assert Q.fingerprint == FINGERPRINTS[qio.VERSION]
     assert hashlib.sha256("\n".join(V1_IDS).encode()).hexdigest()[:8] == FINGERPRINTS[1]
 
 
 def _v1_code() -> str:
     digits = "".join(str(1 + i % 5) for i in range(len(V1_IDS)))
-    return f"{hc.CODE_PREFIX}.{FINGERPRINTS[1]}.{base64.urlsafe_b64encode(digits.encode()).decode().rstrip('=')}"
+    return f"{qio.CODE_PREFIX}.{FINGERPRINTS[1]}.{base64.urlsafe_b64encode(digits.encode()).decode().rstrip('=')}"
 
 
 def _v1_export() -> dict:
     """What the previous book exported: version 1, answers keyed by the version-1 ids."""
-    return {"format": hc.FORMAT, "version": 1, "answers": {qid: 3 for qid in V1_IDS},
+    return {"format": qio.FORMAT, "version": 1, "answers": {qid: 3 for qid in V1_IDS},
             "inputs": {"key_terms": 0.5, "vertical_communication": 0.5}}
 
 
 def test_previous_version_code_is_refused_saying_why(tmp_path):
     with pytest.raises(ValueError, match=f"different version of the questionnaire \\(fingerprint '{FINGERPRINTS[1]}'"):
-        hc.decode_code(_v1_code())
+        qio.decode_code(_v1_code())
     (tmp_path / "old.txt").write_text(_v1_code() + "\n")
     with pytest.raises(ValueError, match=r"^old\.txt: line 1: made with a different version"):
-        hc.read_file(tmp_path / "old.txt")
+        qio.read_file(tmp_path / "old.txt")
 
 
 def test_previous_version_export_is_refused_saying_why(tmp_path):
-    with pytest.raises(ValueError, match=f"unsupported version 1 \\(this book reads version {hc.VERSION}\\)"):
-        hc.read_export(_v1_export())
+    with pytest.raises(ValueError, match=f"unsupported version 1 \\(this book reads version {qio.VERSION}\\)"):
+        qio.read_export(_v1_export())
     (tmp_path / "old.json").write_text(json.dumps(_v1_export()))
     with pytest.raises(ValueError, match=r"^old\.json: unsupported version 1"):
-        hc.read_file(tmp_path / "old.json")
+        qio.read_file(tmp_path / "old.json")
     # why the bump matters: without it the same file would be refused only for its unknown ids
     with pytest.raises(ValueError) as err:
-        hc.read_export({**_v1_export(), "version": hc.VERSION})
+        qio.read_export({**_v1_export(), "version": qio.VERSION})
     assert "unknown question ids" in str(err.value) and "sign-paucity-sales" in str(err.value)
 
 
 # --------------------------------------------------------------------------- the page says what the questionnaire is
 
 def test_page_says_it_is_a_teaching_exercise_not_a_validated_instrument(monkeypatch):
-    from smi_charts import healthcheck as hcc
+    from smi_charts import healthcheck as hc_page
     shown = []
-    monkeypatch.setattr(hcc, "display", lambda obj: shown.append(obj.data))
-    hcc.health_check(key="health")
+    monkeypatch.setattr(hc_page, "display", lambda obj: shown.append(obj.data))
+    hc_page.health_check(key="health")
     page = " ".join(" ".join(shown).split())
     caveat = page[page.index("What this questionnaire is, and is not"):page.index("smi-hc-privacy")]
     for phrase in ("teaching exercise", "written for this book", "never been tested for reliability or validity",
@@ -596,7 +597,7 @@ def _doc() -> dict:
 
 
 def _write(tmp_path: Path, doc) -> Path:
-    p = tmp_path / hc.FILE
+    p = tmp_path / qio.FILE
     p.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return p
 
@@ -608,16 +609,16 @@ def _question(doc: dict, qid: str) -> dict:
 def load_error(tmp_path: Path, doc, *parts: str) -> str:
     path = _write(tmp_path, doc) if not isinstance(doc, str) else doc
     with pytest.raises(DataValidationError) as err:
-        hc.load(path)
+        qio.load(path)
     msg = str(err.value)
-    assert msg.startswith(hc.FILE + ":"), msg
+    assert msg.startswith(qio.FILE + ":"), msg
     for part in parts:
         assert part in msg, f"{part!r} not in {msg!r}"
     return msg
 
 
 def test_the_shipped_file_round_trips(tmp_path):
-    assert hc.load(_write(tmp_path, _doc())).ids == Q.ids
+    assert qio.load(_write(tmp_path, _doc())).ids == Q.ids
 
 
 @pytest.mark.parametrize("qid,fld,value,parts", [
@@ -667,7 +668,7 @@ def test_uncovered_lever_is_named(tmp_path):
     load_error(tmp_path, doc, "no question maps to input 'culture'")
 
 
-@pytest.mark.parametrize("n", [hc.MIN_QUESTIONS - 1, hc.MAX_QUESTIONS + 1])
+@pytest.mark.parametrize("n", [qio.MIN_QUESTIONS - 1, qio.MAX_QUESTIONS + 1])
 def test_question_count_is_bounded(tmp_path, n):
     doc = _doc()
     qs = doc["questions"]
@@ -675,7 +676,7 @@ def test_question_count_is_bounded(tmp_path, n):
         doc["questions"] = qs[:n]
     else:
         doc["questions"] = qs + [dict(qs[0], id=f"extra-{i}") for i in range(n - len(qs))]
-    load_error(tmp_path, doc, "field 'questions'", f"{hc.MIN_QUESTIONS}-{hc.MAX_QUESTIONS}", f"found {n}")
+    load_error(tmp_path, doc, "field 'questions'", f"{qio.MIN_QUESTIONS}-{qio.MAX_QUESTIONS}", f"found {n}")
 
 
 def test_bad_scale_definition_is_named(tmp_path):
@@ -692,26 +693,26 @@ def test_unknown_top_level_key(tmp_path):
 
 def test_duplicate_yaml_key_and_invalid_yaml(tmp_path):
     text = SOURCE.read_text(encoding="utf-8")
-    dup = tmp_path / "dup" / hc.FILE
+    dup = tmp_path / "dup" / qio.FILE
     dup.parent.mkdir()
     dup.write_text(text.replace("    section: language\n", "    section: language\n    section: language\n", 1))
     load_error(tmp_path, str(dup), "appears twice", "line")
-    bad = tmp_path / "bad" / hc.FILE
+    bad = tmp_path / "bad" / qio.FILE
     bad.parent.mkdir()
     bad.write_text(text.replace("scales:\n", "scales: [\n", 1))
     load_error(tmp_path, str(bad), "not valid YAML")
 
 
 def test_missing_file(tmp_path):
-    load_error(tmp_path, str(tmp_path / hc.FILE), "file not found")
+    load_error(tmp_path, str(tmp_path / qio.FILE), "file not found")
 
 
 def test_editing_the_file_is_picked_up(tmp_path):
     doc = _doc()
     path = _write(tmp_path, doc)
-    assert hc.load(path).by_id["lang-terms"].maps_to == (("key_terms", "+"),)
+    assert qio.load(path).by_id["lang-terms"].maps_to == (("key_terms", "+"),)
     _question(doc, "lang-terms")["maps_to"] = ["key_terms +", "horizontal_bridges +"]
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     import os
     os.utime(path, ns=(1, 10**18))
-    assert hc.load(path).by_id["lang-terms"].maps_to == (("key_terms", "+"), ("horizontal_bridges", "+"))
+    assert qio.load(path).by_id["lang-terms"].maps_to == (("key_terms", "+"), ("horizontal_bridges", "+"))

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import smi
-from smi.data import CAPABILITIES, DYSFUNCTIONS, LEVERS, LINKAGES, _split
+from smi.data import CAPABILITIES, DYSFUNCTIONS, LEVERS, LINKAGES, split_tokens
 from smi.sensitivity import global_sensitivity
 
 from .conftest import THEORY
@@ -39,7 +39,7 @@ def _presented() -> list[tuple[str, str]]:
     pairs = []
     for r in THEORY.inputs.itertuples():
         if r.layer == "linkages":
-            pairs += [(r.name, k) for k in _split(r.linkage)]
+            pairs += [(r.name, k) for k in split_tokens(r.linkage)]
             if r.kind != "context":
                 pairs.append((r.name, "smi_connection"))
         elif r.layer == "capabilities":
@@ -81,7 +81,7 @@ def test_which_capability_is_weakest_or_strongest_is_not_fixed():
     construction."""
     df, params = _random_inputs_and_weights(3000, seed=11)
     c = smi.model.compile_theory(THEORY, params)
-    x = smi.model._columns(df, THEORY.input_names("linkages") + list(LEVERS), THEORY)
+    x = smi.model.input_arrays(df, THEORY.input_names("linkages") + list(LEVERS), THEORY)
     caps = pd.DataFrame(smi.model.evaluate_arrays(x, c))[list(CAPABILITIES)]
     weakest, strongest = caps.idxmin(axis=1).value_counts(), caps.idxmax(axis=1).value_counts()
     for cap in CAPABILITIES:
@@ -149,7 +149,7 @@ def test_starting_severity_changes_where_it_ends():
 
 
 def _lever_profile(capability: str, high: bool) -> dict:
-    stressed = set(_split(THEORY.capabilities.set_index("capability").loc[capability, "stressed_levers"]))
+    stressed = set(split_tokens(THEORY.capabilities.set_index("capability").loc[capability, "stressed_levers"]))
     return {lv: (0.9 if (lv in stressed) == high else 0.2) for lv in LEVERS}
 
 

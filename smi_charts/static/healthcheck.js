@@ -37,7 +37,7 @@
     return (numbers.length === 1 ? "question " : "questions ") + numbers.join(", ");
   }
 
-  /* Values ranked the way smi.healthcheck ranks them: rounded, ties broken by name. */
+  /* Values ranked the way smi.questionnaire ranks them: rounded, ties broken by name. */
   function ranked(values, ascending, digits) {
     var f = Math.pow(10, digits);
     function r(v) { return Math.round(v * f) / f; }
@@ -54,7 +54,7 @@
     return typeof v === "number" && isFinite(v) && Math.floor(v) === v && v >= 1 && v <= points;
   }
 
-  /* Problems with a set of answers, naming every offending question id (as smi.healthcheck does). */
+  /* Problems with a set of answers, naming every offending question id (as smi.questionnaire does). */
   function answerProblems(data, answers) {
     if (!answers || typeof answers !== "object" || Array.isArray(answers)) {
       return ["answers must map each question id to an answer 1-" + data.points];
@@ -204,7 +204,7 @@
   var STALE = { stale: true };  // thrown to drop a computation the reader has overtaken
 
   /* What to work on first: each actionable input moved alone to either end of its range, the gain
-   * in the first output (smi.healthcheck's one-at-a-time sensitivity, run through the same
+   * in the first output (smi.questionnaire's one-at-a-time sensitivity, run through the same
    * generated model), the largest gains first. */
   function workOnFirst(data, model, inputs, baseline, check) {
     var atMin = {}, atMax = {}, chain = Promise.resolve();
@@ -245,7 +245,7 @@
     }));
   }
 
-  /* Dysfunction risk, estimated from the grid smi.healthcheck.risk_grid precomputed: the cell of
+  /* Dysfunction risk, estimated from the grid smi.questionnaire.risk_grid precomputed: the cell of
    * the starting levels, interpolated linearly in the firm's SMI connection. */
   function dysfunctionRisk(data, inputs, now) {
     var g = data.grid, idx = 0, field = {};
@@ -262,7 +262,7 @@
     };
   }
 
-  /* The whole profile, computed the way smi.healthcheck.profile computes it. */
+  /* The whole profile, computed the way smi.questionnaire.profile computes it. */
   function computeProfile(data, model, inputs, isStale) {
     function check() { if (isStale && isStale()) { throw STALE; } }
     return model.run(inputs).then(function (now) {

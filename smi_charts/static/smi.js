@@ -38,14 +38,87 @@
     });
   }
 
+  /* Phones. A chart whose box is narrower than NARROW px is embedded with its long titles
+   * wrapped into lines and its long category labels into two lines (bands made taller to hold
+   * them). Once drawn, and on every resize, the plot narrows by whatever still overflows the box
+   * (never below MIN_PLOT px, never wider than designed): nothing is cut and the page never
+   * scrolls sideways. */
+  var NARROW = 600, MIN_PLOT = 100;
+  // two lines, split at the last space before the middle (+4), else at the first space
+  var BEFORE = "lastindexof(slice(datum.label, 0, ceil(length(datum.label) / 2) + 4), ' ')";
+  var SPLIT_AT = "(" + BEFORE + " > 0 ? " + BEFORE + " : indexof(datum.label, ' '))";
+  var WRAP_LABEL = "length(datum.label) > 16 && " + SPLIT_AT + " > 0 ? [slice(datum.label, 0, " + SPLIT_AT +
+    "), slice(datum.label, " + SPLIT_AT + " + 1)] : datum.label";
+  function wrapText(text, chars) {
+    if (typeof text !== "string" || text.length <= chars) { return text; }
+    var lines = [""];
+    text.split(" ").forEach(function (word) {
+      var last = lines[lines.length - 1];
+      if (last && (last + " " + word).length > chars) { lines.push(word); } else { lines[lines.length - 1] = last ? last + " " + word : word; }
+    });
+    return lines;
+  }
+  function wrapLines(text, chars) {  // a string or a list of lines (one paragraph), rewrapped
+    return wrapText(Array.isArray(text) ? text.join(" ") : text, chars);
+  }
+  function narrowSpec(spec, box) {
+    var t = spec.title;  // ~9 px per character at the theme's 16 px title, ~7.5 at 13 px
+    if (typeof t === "string" || Array.isArray(t)) { spec.title = wrapLines(t, Math.floor(box / 9)); }
+    else if (t && typeof t === "object") {
+      t.text = wrapLines(t.text, Math.floor(box / 9));
+      if (t.subtitle) { t.subtitle = wrapLines(t.subtitle, Math.floor(box / 7.5)); }
+    }
+    var wrapped = false;
+    (function units(s) {
+      if (!s || typeof s !== "object") { return; }
+      if (s.mark === "text" || (s.mark && s.mark.type === "text")) {
+        // a value and its band ("0.369  (0.341-0.398)", two spaces apart) on two lines
+        s.mark = Object.assign({ type: "text" }, typeof s.mark === "object" ? s.mark : {}, { lineBreak: "  " });
+      }
+      var color = s.encoding && s.encoding.color;
+      if (color && color.legend !== null) { color.legend = Object.assign({}, color.legend, { labelExpr: WRAP_LABEL }); }
+      ["x", "y"].forEach(function (ch) {
+        var enc = s.encoding && s.encoding[ch];
+        if (!enc || enc.axis === null) { return; }
+        if (enc.title) { enc.title = wrapLines(enc.title, Math.floor(box / 9)); }
+        if (ch === "y" && enc.type === "nominal") {
+          enc.axis = Object.assign({}, enc.axis, { labelExpr: WRAP_LABEL });
+          wrapped = true;
+        }
+      });
+      (s.layer || []).forEach(units);
+      units(s.spec);
+    })(spec);
+    if (wrapped && typeof spec.height === "number") { spec.height = Math.round(spec.height * 1.5); }
+    return spec;
+  }
+  function fitWidth(view, vis, designed, passes) {
+    var svg = vis.querySelector("svg");
+    if (!svg || typeof designed !== "number") { return; }
+    var w = view.width(), over = svg.getBoundingClientRect().width - vis.clientWidth;
+    var target = Math.round(Math.max(MIN_PLOT, Math.min(designed, w - over)));
+    // again after each redraw: a title centred under the plot moves by half of what the plot gives up
+    if (Math.abs(target - w) >= 1) {
+      view.width(target).runAsync().then(function () { if (passes > 1) { fitWidth(view, vis, designed, passes - 1); } });
+    }
+  }
+
   window.smiEmbed = function (id) {
     var fig = document.getElementById(id);
     if (!fig || !window.vegaEmbed) { return; }
     var spec = JSON.parse(document.getElementById(id + "-spec").textContent);
     var live = JSON.parse(document.getElementById(id + "-live").textContent);
     var vis = document.getElementById(id + "-vis");
+    var designed = spec.width;
+    if (vis.clientWidth && vis.clientWidth < NARROW) { spec = narrowSpec(spec, vis.clientWidth); }
     window.vegaEmbed(vis, spec, { actions: false, renderer: "svg" }).then(function (res) {
       fig.classList.add("smi-live");
+      var fit = function () { fitWidth(res.view, vis, designed, 4); };
+      fit();
+      var pending = false;
+      window.addEventListener("resize", function () {
+        if (!pending) { pending = true; requestAnimationFrame(function () { pending = false; fit(); }); }
+      });
       (window.smiViews = window.smiViews || {})[id] = res.view;  // for tests and benchmarks
       vis.removeAttribute("aria-hidden");
       var update = function () { roundReadouts(vis); };

@@ -1,6 +1,6 @@
 """The health check and the class debrief in the real built pages, in headless Chromium.
 
-The profile the browser computes must equal ``smi.healthcheck.profile`` for the same answers;
+The profile the browser computes must equal ``smi.questionnaire.profile`` for the same answers;
 answers survive a reload, export to a file and a code, and clear; the debrief names a malformed
 file and charts the valid ones. No console error, no request to another host.
 """
@@ -10,13 +10,14 @@ import json
 
 import pytest
 
-from smi import healthcheck as hc
+from smi import questionnaire as qn
+from smi_charts import questionnaire_io as qio
 from tests.support import pattern
 
 HEALTH = "book/healthcheck.html"
 DEBRIEF = "book/instructor/debrief.html"
 ROOT = "#smi-hc-health"
-Q = hc.load()
+Q = qio.load()
 
 
 def fill(page, answers: dict[str, int]) -> None:
@@ -40,7 +41,7 @@ def items(page, selector: str, attr: str) -> list[str]:
 
 
 def assert_profile_matches(page, answers: dict[str, int]) -> None:
-    p = hc.profile(answers)
+    p = qn.profile(answers, Q)
     numbers = shown(page)
     expected = {**p.numbers(), **{f"start_{d}": p.mapped[f"start_{d}"] for d in ("communication_paucity",
                                   "lack_of_collaboration", "overt_conflict")}}
@@ -99,14 +100,14 @@ def test_health_check_fill_reload_export_code_clear(site_url, watched):
     download = dl.value
     assert download.suggested_filename == "smi-healthcheck.json"
     doc = json.loads(open(download.path(), encoding="utf-8").read())
-    assert doc["format"] == "smi-healthcheck" and doc["version"] == hc.VERSION
+    assert doc["format"] == "smi-healthcheck" and doc["version"] == qio.VERSION
     assert doc["answers"] == answers
-    assert doc["inputs"] == pytest.approx(hc.mapped_inputs(answers), abs=1e-12)
-    assert hc.read_export(doc) == answers  # what the browser writes, Python reads
+    assert doc["inputs"] == pytest.approx(qn.mapped_inputs(answers, Q), abs=1e-12)
+    assert qio.read_export(doc) == answers  # what the browser writes, Python reads
 
     page.locator(f"{ROOT} .smi-hc-makecode").click()
     code = page.locator(f"{ROOT}-code").input_value()
-    assert code == hc.encode_code(answers)
+    assert code == qio.encode_code(answers)
 
     page.locator(f"{ROOT} .smi-hc-clear").click()
     assert page.locator(f"{ROOT}-profile").is_hidden()
@@ -191,8 +192,8 @@ def test_radio_groups_are_labelled_and_keyboard_operable(site_url, watched):
 def _class_folder(tmp_path):
     d = tmp_path / "class"
     d.mkdir()
-    (d / "team-a.json").write_text(json.dumps(hc.export(pattern(1))), encoding="utf-8")
-    (d / "team-b.json").write_text(json.dumps(hc.export(pattern(2))), encoding="utf-8")
+    (d / "team-a.json").write_text(json.dumps(qio.export(pattern(1))), encoding="utf-8")
+    (d / "team-b.json").write_text(json.dumps(qio.export(pattern(2))), encoding="utf-8")
     (d / "broken.json").write_text('{"format": "smi-healthcheck", "answers": [', encoding="utf-8")
     return d
 
@@ -220,7 +221,7 @@ def test_debrief_skips_the_malformed_file_and_charts_the_others(site_url, watche
     page.locator("#smi-hc-debrief-chart-vis svg").first.wait_for()
     assert _firms_in_chart(page) == ["team-a", "team-b"]
     # the class table equals the Python summary
-    expected = hc.class_summary(hc.class_table([("team-a", pattern(1)), ("team-b", pattern(2))]))
+    expected = qn.class_summary(qn.class_table([("team-a", pattern(1)), ("team-b", pattern(2))], Q))
     got = page.evaluate("""() => Object.fromEntries(Array.from(document.querySelectorAll('#smi-hc-debrief-summary tr[data-measure]'))
         .map(tr => [tr.dataset.measure, [Number(tr.cells[1].textContent), Number(tr.cells[2].dataset.value)]]))""")
     for r in expected.itertuples():
@@ -228,7 +229,7 @@ def test_debrief_skips_the_malformed_file_and_charts_the_others(site_url, watche
         assert got[r.measure][1] == pytest.approx(r.mean, abs=1e-9), r.measure
 
     # pasted codes join the class; a bad one is named and skipped
-    page.locator("#smi-hc-debrief-codes").fill(hc.encode_code(pattern(3)) + "\nnot-a-code\n")
+    page.locator("#smi-hc-debrief-codes").fill(qio.encode_code(pattern(3)) + "\nnot-a-code\n")
     page.locator("#smi-hc-debrief .smi-hc-addcodes").click()
     page.wait_for_selector("#smi-hc-debrief[data-firms='3']", timeout=20_000)
     assert report.locator("li[data-name='pasted code 2']").count() == 1
@@ -255,7 +256,7 @@ def test_debrief_keeps_two_files_of_the_same_name_apart(site_url, watched, tmp_p
     d = tmp_path / "class"
     for sub, seed in (("a", 1), ("b", 2)):
         (d / sub).mkdir(parents=True)
-        (d / sub / "team.json").write_text(json.dumps(hc.export(pattern(seed))), encoding="utf-8")
+        (d / sub / "team.json").write_text(json.dumps(qio.export(pattern(seed))), encoding="utf-8")
     page.locator("#smi-hc-debrief-folder").set_input_files(str(d))
     page.wait_for_selector("#smi-hc-debrief[data-firms='2']", timeout=20_000)
     assert "2 health checks loaded: class/a/team, class/b/team." in page.locator("#smi-hc-debrief-report").text_content()

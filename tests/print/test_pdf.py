@@ -34,7 +34,9 @@ def _norm(s: str) -> str:
 
 
 ANCHOR = "Numbersbehindthischart"  # printed after each figure's caption (its numbers table, opened)
-FIGURE_RE = re.compile(r'<figure class="smi-figure".*?</figure>', re.S)
+# a chart's wrapper (smi_charts/templates/figure.html.j2): its <figure>, numbers and scripts; it ends
+# with the script that embeds the chart
+FIGURE_RE = re.compile(r'<div class="smi-figure".*?</script>\s*</div>', re.S)
 
 
 def fallback_runs(figure_html: str) -> list[str]:
@@ -103,7 +105,7 @@ class _Figures(HTMLParser):
         self.captions, self._in, self._fig = [], False, False
 
     def handle_starttag(self, tag, attrs):
-        if tag == "figure" and ("class", "smi-figure") in attrs:
+        if tag == "div" and ("class", "smi-figure") in attrs:
             self._fig = True
         if tag == "figcaption" and self._fig:
             self._in, self._buf = True, ""

@@ -4,10 +4,10 @@ from __future__ import annotations
 import ipywidgets as W
 
 import smi
-from smi.data import CAPABILITIES, LINKAGES
+from smi.data import CAPABILITIES, LINKAGES, split_tokens
 from smi_charts import charts
 
-from .common import BarLab, accordion, chart_box, svg
+from .common import BarLab, accordion, chart_box, part, svg
 
 SPILL = "Spill-overs"  # the lab's own tab
 
@@ -44,14 +44,9 @@ class CapabilityLab(BarLab):
         res = self.result().frame.set_index("output").value
         alone = smi.evaluate(self.scenario(), self._no_spill).iloc[0]
         caps = self.theory.capabilities.set_index("capability")
-        feeds = "; ".join(f"{caps.loc[c, 'label']} feeds {', '.join(caps.loc[t, 'label'] for t in caps.loc[c, 'spills_over_to'].split('|'))}"
-                          for c in caps.index if caps.loc[c, "spills_over_to"])
-        self.spill.value = (f"<p>Capabilities feed each other ({feeds}): Hughes et al. (2012, Contributions) describe "
-                            "capabilities that interrelate. In the model a fed capability moves toward the capabilities "
-                            "that feed it, so a strong feeder lifts it and a weak one drags it down; the form and the "
-                            "strength of that pull are the book's assumptions. So is the rule that no capability "
-                            "exceeds cross-functional synergy. The bars compare each capability with and without "
-                            "spill-overs, at the shipped weights.</p>"
+        feeds = [(caps.loc[c, "label"], [caps.loc[t, "label"] for t in split_tokens(caps.loc[c, "spills_over_to"])])
+                 for c in caps.index if caps.loc[c, "spills_over_to"]]
+        self.spill.value = (part("spill_note", feeds=feeds)
                             + svg(charts.spillover_chart({c: res[c] for c in CAPABILITIES}, {c: alone[c] for c in CAPABILITIES},
                                                          "Capabilities with and without spill-overs", self.theory)))
 

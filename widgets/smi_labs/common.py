@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import html
 import math
 import os
 import tempfile
@@ -25,8 +24,9 @@ import pandas as pd
 import vl_convert as vlc
 
 import smi
-from smi.data import Theory, _split
+from smi.data import Theory, split_tokens
 from smi_charts import bands, charts
+from smi_charts.templating import render_macro
 
 from .draws import agreement, for_theory, how_often, spread
 
@@ -152,7 +152,7 @@ def parse_query(query: str | None, allowed: list[str], theory: Theory) -> UrlSta
             continue
         s = spec.loc[name]
         if s.kind == "switch":
-            choices = _split(s.choices)
+            choices = split_tokens(s.choices)
             if raw in choices:
                 state.values[name] = raw
             else:
@@ -209,19 +209,18 @@ def num(v: float, spec: str = ".3f") -> str:
     return out
 
 
+def part(name: str, **args) -> str:
+    """One piece of the labs' HTML (a macro of ``smi_charts/templates/lab_parts.html.j2``)."""
+    return render_macro("lab_parts.html.j2", name, **args)
+
+
 def table_html(df: pd.DataFrame, caption: str) -> str:
-    head = "".join(f"<th scope='col'>{html.escape(str(c))}</th>" for c in df.columns)
-    rows = "".join("<tr>" + "".join(f"<td>{html.escape(num(v) if isinstance(v, (float, np.floating)) else str(v))}</td>"
-                                     for v in r)
-                   + "</tr>" for r in df.itertuples(index=False))
-    return (f"<table class='smi-lab-table'><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead>"
-            f"<tbody>{rows}</tbody></table>")
+    rows = [[num(v) if isinstance(v, (float, np.floating)) else str(v) for v in r] for r in df.itertuples(index=False)]
+    return part("table", caption=caption, columns=[str(c) for c in df.columns], rows=rows)
 
 
-def csv_link(df: pd.DataFrame, filename: str, text: str) -> str:
-    data = base64.b64encode(df.to_csv(index=False).encode()).decode()
-    return (f'<a class="smi-export" download="{html.escape(filename)}" '
-            f'href="data:text/csv;base64,{data}">{html.escape(text)}</a>')
+def csv_data_uri(df: pd.DataFrame) -> str:
+    return "data:text/csv;base64," + base64.b64encode(df.to_csv(index=False).encode()).decode()
 
 
 CSS = """<style>
@@ -257,7 +256,7 @@ def slider(name: str, theory: Theory, value: float) -> W.Widget:
     s = theory.inputs.set_index("name").loc[name]
     common = dict(description=s.label, tooltip=s.help, layout=control_layout())
     if s.kind == "switch":
-        return W.Dropdown(options=_split(s.choices), value=value, **common)
+        return W.Dropdown(options=split_tokens(s.choices), value=value, **common)
     if s.kind == "start_quarter":
         return W.IntSlider(value=int(value), min=int(s["min"]), max=int(s["max"]), step=1, continuous_update=False,
                            **common)
@@ -367,7 +366,7 @@ class Lab:
         self._tab_refresh: dict[str, Callable[[], None]] = {}  # a lab's own tabs, redrawn while open
         self._explained = False
         self.draws = for_theory(self.theory)  # once per kernel
-        self.band_note = W.HTML(f"<p class='smi-band-note'>{html.escape(self.draws.note)}</p>")
+        self.band_note = W.HTML(part("band_note", text=self.draws.note))
         self._result: LabResult | None = None
         self._result_for: tuple | None = None
 
@@ -408,8 +407,7 @@ class Lab:
                 self._muted = False
         values.update(state.values)
         if state.notices:
-            self.notice.value = ("<div class='smi-notice' role='alert'><strong>About your link:</strong><ul>"
-                                 + "".join(f"<li>{html.escape(m)}</li>" for m in state.notices) + "</ul></div>")
+            self.notice.value = part("notice", messages=state.notices)
         if values:  # a plain link keeps the defaults run() computed before the visitor came
             self.set_values(values)
 
@@ -432,9 +430,9 @@ class Lab:
             self.refresh_explanations()
         if self.open_tab in self._tab_refresh:
             self._tab_refresh[self.open_tab]()
-        self.share.value = (f"<p>Link to this state: <a class='smi-share' href='{html.escape(share_query(self.values, self.inputs, self.presets.value or None))}'>"
-                            f"open this lab with these settings</a> (copy it to share).</p>")
-        self.export.value = "<p>" + csv_link(self.export_frame(), self.export_name, "Download the scenario and results (CSV)") + "</p>"
+        self.share.value = part("share", href=share_query(self.values, self.inputs, self.presets.value or None))
+        self.export.value = part("export", filename=self.export_name, href=csv_data_uri(self.export_frame()),
+                                 text="Download the scenario and results (CSV)")
 
     def update_main(self) -> None:
         raise NotImplementedError
@@ -456,8 +454,7 @@ class Lab:
                              "band low (5th percentile)": f.low, "band high (95th percentile)": f.high})
 
     def update_numbers(self) -> None:
-        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.result().notes)
-        self.numbers.value = ((f"<ul class='smi-robust-notes'>{notes}</ul>" if notes else "")
+        self.numbers.value = (part("notes", items=self.result().notes)
                               + table_html(self.result_frame(), "Model results for the current settings, "
                                            f"each with its band over {self.draws.k} weight draws"))
 
@@ -500,8 +497,7 @@ class Lab:
                .head(6)[["input", "value", "attribution", "propositions"]])
         delta = expl.output_value.iloc[0] - expl.baseline_output.iloc[0]
         self.why.value = (
-            f"<p>{html.escape(str(label))}: {num(expl.output_value.iloc[0])}, that is {num(delta, '+.3f')} against the baseline "
-            "(every input at its default). Exact Shapley attributions, grouped by the proposition each input serves:</p>"
+            part("why", label=str(label), value=num(expl.output_value.iloc[0]), delta=num(delta, "+.3f"))
             + svg(charts.attribution_chart(by_p, f"Why: {label}"))
             + table_html(top, "The inputs that moved it most"))
         sens = smi.sensitivity(self.scenario(), out, theory=self.theory)
@@ -527,7 +523,7 @@ class Lab:
         left = W.VBox([panel([self.presets]), controls], layout=W.Layout(flex="1 1 360px", min_width="300px"))
         right = W.VBox([main, self.band_note, tabs], layout=W.Layout(flex="2 1 480px", min_width="300px"))
         body = W.Box([left, right], layout=W.Layout(display="flex", flex_flow="row wrap", align_items="flex-start"))
-        root = W.VBox([W.HTML(CSS + f"<h1>{html.escape(self.title)}</h1>"), self.notice, body, self.ready])
+        root = W.VBox([W.HTML(CSS + part("heading", title=self.title)), self.notice, body, self.ready])
         root.add_class("smi-lab")
         return root
 
@@ -538,7 +534,7 @@ class Lab:
             self._tab_refresh[self.open_tab]()
 
     def mark_ready(self) -> None:
-        self.ready.value = "<p class='smi-lab-ready' role='status'>Model ready: move any control.</p>"
+        self.ready.value = part("ready")
 
 
 class BarLab(Lab):

@@ -3,8 +3,6 @@ see how each side reads and answers them, try interventions, compare two runs. E
 number comes with its band over the weight draws."""
 from __future__ import annotations
 
-import html
-
 import altair as alt
 import ipywidgets as W
 import numpy as np
@@ -15,7 +13,7 @@ from smi.data import DYSFUNCTIONS
 from smi.dynamics import SUMMARY_OUTPUTS, summarize_core
 from smi_charts import bands, charts
 
-from .common import (Lab, LabResult, accordion, chart_box, lab_chart, num, panel, result_rows, svg, table_html,
+from .common import (Lab, LabResult, accordion, chart_box, lab_chart, num, panel, part, result_rows, svg, table_html,
                      unbound)
 from .draws import how_often, spread
 
@@ -85,7 +83,7 @@ class DysfunctionLab(Lab):
         for level, (heading, text) in LEVELS.items():
             names = list(iv[iv.level == level].intervention)
             if names:
-                out.append(W.HTML(f"<h4>{html.escape(heading)}</h4><p>{html.escape(text)}</p>"))
+                out.append(W.HTML(part("intervention_level", heading=heading, text=text)))
                 out += [self.controls[c] for n in names for c in (n, f"{n}_start")]
         return out
 
@@ -174,10 +172,8 @@ class DysfunctionLab(Lab):
         chart = bands.facet_with_band(charts.sensemaking_chart(df, f"How each side reads and answers the dysfunctions, quarter {q}"),
                                       alt.Y("label:N", sort=None))
         self.sides.value = (
-            f"<p>Quarter {q}: communication paucity {num(row.communication_paucity, '.2f')}, lack of collaboration "
-            f"{num(row.lack_of_collaboration, '.2f')}, overt conflict {num(row.overt_conflict, '.2f')}. Constructs that fall as a "
-            "dysfunction grows (sales' view of marketing's customer orientation, marketing's hopefulness) are shown as read. "
-            "Whiskers: the band over the weight draws.</p>"
+            part("sides_summary", quarter=q, paucity=num(row.communication_paucity, ".2f"),
+                 collaboration=num(row.lack_of_collaboration, ".2f"), conflict=num(row.overt_conflict, ".2f"))
             + svg(chart)
             + table_html(df[["side", "label", "stage", "value", "low", "high"]].rename(
                 columns={"value": "value (shipped weights)", "low": "band low (5th percentile)",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import ipywidgets as W
 
 import smi
-from smi.data import LINKAGES, _split
+from smi.data import LINKAGES, split_tokens
 
 from .common import BarLab, accordion, chart_box
 
@@ -28,7 +28,7 @@ class LinkageLab(BarLab):
         spec = self.theory.inputs.set_index("name")
         groups = []
         for k in LINKAGES:
-            names = [n for n in self.inputs if k in _split(spec.loc[n, "linkage"]) and spec.loc[n, "kind"] != "context"]
+            names = [n for n in self.inputs if k in split_tokens(spec.loc[n, "linkage"]) and spec.loc[n, "kind"] != "context"]
             groups.append((self.theory.linkages.set_index("linkage").loc[k, "label"], names))
         groups.append(("Context (boundary conditions)", [n for n in self.inputs if spec.loc[n, "kind"] == "context"]))
         panes = [(title, [self.controls[n] for n in names]) for title, names in groups]
