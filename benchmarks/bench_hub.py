@@ -61,7 +61,9 @@ async def _student(browser, hub, name: str, start: asyncio.Event, contexts: list
         await page.goto(f"{hub.url}/hub/login", timeout=left_ms())
         await page.fill("#username_input", name)
         await page.fill("#password_input", hub.password)
-        await page.click("#login_submit")
+        # the click waits for the login's navigation, which includes spawning the student's
+        # server: bounded by the student's deadline, not Playwright's default 30 s
+        await page.click("#login_submit", timeout=left_ms())
         await page.wait_for_url(f"{hub.url}/user/{name}/labs", timeout=left_ms())
         await page.get_by_role("link", name="Linkage lab").click(timeout=left_ms())
         await page.locator(".smi-lab-ready").wait_for(timeout=left_ms())
@@ -120,6 +122,10 @@ def main() -> None:
              f"MB (RSS of the {servers} running servers and their kernels over the idle Hub, / {N_STUDENTS})")
     finally:
         hub.stop()
+        if "unserved" in locals() and unserved:  # keep the Hub's log to see why
+            kept = Path(tempfile.mkstemp(prefix="smi-hub-bench-", suffix=".log")[1])
+            shutil.copy(hub.log, kept)
+            print(f"# hub burst: {unserved} unserved; the Hub's log: {kept}", file=sys.stderr)
         shutil.rmtree(state, ignore_errors=True)
 
 
