@@ -39,14 +39,21 @@ ANCHOR = "Numbersbehindthischart"  # printed after each figure's caption (its nu
 FIGURE_RE = re.compile(r'<div class="smi-figure".*?</script>\s*</div>', re.S)
 
 
+def fallback_svg(figure_html: str) -> str:
+    """The SVG of a figure's fallback image ("" when it has none)."""
+    m = re.search(r'<img class="smi-fallback" src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', figure_html)
+    return base64.b64decode(m.group(1)).decode() if m else ""
+
+
+def figure_id(figure_html: str) -> str:
+    return re.search(r'id="([^"]+)"', figure_html).group(1)
+
+
 def fallback_runs(figure_html: str) -> list[str]:
     """What a figure's fallback image prints as text, spaces removed, in the SVG's order: runs of
     consecutive short labels joined; of a long label (a subtitle wider than the chart is clipped at
     both ends) its middle 30 characters."""
-    m = re.search(r'<img class="smi-fallback" src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', figure_html)
-    if m is None:
-        return []
-    svg = base64.b64decode(m.group(1)).decode()
+    svg = fallback_svg(figure_html)
     runs, cur = [], ""
     for raw in re.findall(r"<text\b[^>]*>(.*?)</text>", svg, re.S):
         label = _norm(_html.unescape(re.sub(r"<[^>]+>", "", raw))).replace(" ", "")
@@ -67,7 +74,7 @@ def fallback_runs(figure_html: str) -> list[str]:
 
 def figures(page_html: str) -> list[tuple[str, list[str]]]:
     """(figure id, fallback runs) of every interactive figure of a page, in order."""
-    return [(re.search(r'id="([^"]+)"', f).group(1), fallback_runs(f)) for f in FIGURE_RE.findall(page_html)]
+    return [(figure_id(f), fallback_runs(f)) for f in FIGURE_RE.findall(page_html)]
 
 
 def missing_images(figs: list[tuple[str, list[str]]], pdf_text: str) -> list[str]:
@@ -214,21 +221,13 @@ def overrun_labels(svgs: list[str]) -> list[list[str]]:
             browser.close()
 
 
-def _fallback_svgs(page_html: str) -> list[tuple[str, str]]:
-    out = []
-    for f in FIGURE_RE.findall(page_html):
-        m = re.search(r'<img class="smi-fallback" src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', f)
-        out.append((re.search(r'id="([^"]+)"', f).group(1), base64.b64decode(m.group(1)).decode() if m else ""))
-    return out
-
-
 def test_fallback_labels_fit_their_images():
     """Every label of every static chart image lies inside the image as this machine's Chromium
     draws it (the print edition's fonts); then the same image drawn with a wider font (DejaVu
     Sans) is caught, so the check can fail."""
     if chromium_missing():
         pytest.fail(chromium_missing())
-    figs = _fallback_svgs(SINGLE.read_text(encoding="utf-8"))
+    figs = [(figure_id(f), fallback_svg(f)) for f in FIGURE_RE.findall(SINGLE.read_text(encoding="utf-8"))]
     assert figs and all(svg for _, svg in figs), [n for n, svg in figs if not svg]
     over = overrun_labels([svg for _, svg in figs])
     clipped = {name: labels for (name, _), labels in zip(figs, over) if labels}
