@@ -523,3 +523,17 @@ def test_spill_over_tab_follows_the_controls_while_open():
     assert "<svg" in before
     lab.controls["culture"].value = 0.95
     assert lab.spill.value != before
+
+
+def test_a_lab_kernel_does_not_load_the_server_or_a_grammar_it_never_uses():
+    """Each visitor costs a kernel start, so its CPU bounds a class on two cores: importing the
+    labs must not import Voila's server side (1.6 s; the query string is read without it) or
+    rfc3987_syntax (2.7 s, a grammar for an IRI format check the labs never make)."""
+    import subprocess
+    import sys
+    code = ("import sys, smi_labs; lab = smi_labs.linkage_lab(); "
+            "print(sorted(m for m in ('voila', 'jupyter_server', 'jupyterlab_server', 'rfc3987_syntax') "
+            "if sys.modules.get(m) is not None))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         cwd=str(common.__file__).rsplit("/smi_labs/", 1)[0], check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout[-500:]

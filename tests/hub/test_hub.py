@@ -101,10 +101,28 @@ def test_student_logs_in_and_uses_every_lab(user, hub, browser):
         ctx.close()
 
 
-def _kernel_ids(session, hub, user) -> list[str]:
+def _kernels(session, hub, user) -> list[dict]:
     r = session.get(f"{hub.url}/user/{user}/api/kernels", timeout=60)
     assert r.status_code == 200, (user, r.status_code, r.url)
-    return [k["id"] for k in r.json()]
+    return r.json()
+
+
+def _kernel_ids(session, hub, user) -> list[str]:
+    return [k["id"] for k in _kernels(session, hub, user)]
+
+
+def _kernel_info(ws, user: str) -> None:
+    """One kernel_info request on an open channels websocket; fails unless the kernel replies."""
+    msg_id = f"hub-test-kernel-info-{time.monotonic_ns()}"
+    ws.send(json.dumps({"header": {"msg_id": msg_id, "msg_type": "kernel_info_request", "username": user,
+                                   "session": "hub-test", "version": "5.3"},
+                        "parent_header": {}, "metadata": {}, "content": {}, "channel": "shell"}))
+    deadline = time.monotonic() + WS_TIMEOUT_S
+    while time.monotonic() < deadline:
+        reply = json.loads(ws.recv())
+        if reply.get("parent_header", {}).get("msg_id") == msg_id and reply["msg_type"] == "kernel_info_reply":
+            return
+    pytest.fail(f"{user}'s kernel did not answer kernel_info on his own websocket")
 
 
 def test_student_cannot_reach_another_students_server_or_kernels(hub):
@@ -113,50 +131,44 @@ def test_student_cannot_reach_another_students_server_or_kernels(hub):
     # bob has a running server with a kernel (the positive control: he can reach both)
     r = bob.get(f"{hub.url}/user/bob/voila/render/linkage_lab.ipynb", timeout=300)
     assert r.status_code == 200 and "smi-lab" in r.text
-    bob_kernels = _kernel_ids(bob, hub, "bob")
+    bob_kernels = _kernels(bob, hub, "bob")
     assert bob_kernels
-    kid = bob_kernels[0]
-    bob_paths = ["/user/bob/labs", "/user/bob/voila/render/linkage_lab.ipynb", "/user/bob/api/kernels",
-                 f"/user/bob/api/kernels/{kid}", "/user/bob/api/sessions", "/user/bob/api/contents",
-                 "/user/bob/voila/tree", "/hub/api/users/bob"]
-    for path in bob_paths:
-        first = alice.get(hub.url + path, timeout=60, allow_redirects=False)
-        if first.status_code in (301, 302, 303, 307):  # only ever towards the Hub's authorization
-            assert first.headers["Location"].startswith("/hub/"), (path, first.headers["Location"])
-        else:
-            assert first.status_code in (403, 404), (path, first.status_code)
-        final = alice.get(hub.url + path, timeout=60)
-        assert final.status_code in (403, 404), (path, final.status_code, final.url)
-        assert kid not in final.text and not _is_lab_content(final.text), path
-    # alice's own server does not know bob's kernel
-    r = alice.get(f"{hub.url}/user/alice/api/kernels/{kid}", timeout=60)
-    assert r.status_code == 404 and kid in r.url
-    # bob's kernel's websocket, with alice's cookies, is refused
-    cookie = "; ".join(f"{c.name}={c.value}" for c in alice.cookies)
+    # the kernel this render started (the newest); the kernels of bob's earlier, closed pages are
+    # being culled after KERNEL_IDLE_S and one of them could go mid-test (a 500 on its websocket)
+    kid = max(bob_kernels, key=lambda k: k["last_activity"])["id"]
     ws_url = hub.url.replace("http://", "ws://") + f"/user/bob/api/kernels/{kid}/channels"
+    # bob's own cookies open its websocket and his kernel answers (the same check can succeed);
+    # held open through alice's attempts, so the server's culler (cull_connected false) leaves it
+    bob_cookie = "; ".join(f"{c.name}={c.value}" for c in bob.cookies)
     # generous timeouts: this checks who gets in, not how fast; a handshake on a loaded 2-core
     # machine (the Hub, the proxy, two servers and their kernels) once took over 30 s
-    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
-        websocket.create_connection(ws_url, cookie=cookie, timeout=WS_TIMEOUT_S).close()
-    assert refused.value.status_code in (302, 403, 404)
-    # ... while bob's own cookies open it and his kernel answers (the same check can succeed)
-    cookie = "; ".join(f"{c.name}={c.value}" for c in bob.cookies)
-    ws = websocket.create_connection(ws_url, cookie=cookie, timeout=WS_TIMEOUT_S)
+    bob_ws = websocket.create_connection(ws_url, cookie=bob_cookie, timeout=WS_TIMEOUT_S)
     try:
-        msg_id = "hub-test-kernel-info"
-        ws.send(json.dumps({"header": {"msg_id": msg_id, "msg_type": "kernel_info_request", "username": "bob",
-                                       "session": "hub-test", "version": "5.3"},
-                            "parent_header": {}, "metadata": {}, "content": {}, "channel": "shell"}))
-        deadline = time.monotonic() + WS_TIMEOUT_S
-        while time.monotonic() < deadline:
-            reply = json.loads(ws.recv())
-            if reply.get("parent_header", {}).get("msg_id") == msg_id and reply["msg_type"] == "kernel_info_reply":
-                break
-        else:
-            pytest.fail("bob's kernel did not answer kernel_info on his own websocket")
+        _kernel_info(bob_ws, "bob")
+        bob_paths = ["/user/bob/labs", "/user/bob/voila/render/linkage_lab.ipynb", "/user/bob/api/kernels",
+                     f"/user/bob/api/kernels/{kid}", "/user/bob/api/sessions", "/user/bob/api/contents",
+                     "/user/bob/voila/tree", "/hub/api/users/bob"]
+        for path in bob_paths:
+            first = alice.get(hub.url + path, timeout=60, allow_redirects=False)
+            if first.status_code in (301, 302, 303, 307):  # only ever towards the Hub's authorization
+                assert first.headers["Location"].startswith("/hub/"), (path, first.headers["Location"])
+            else:
+                assert first.status_code in (403, 404), (path, first.status_code)
+            final = alice.get(hub.url + path, timeout=60)
+            assert final.status_code in (403, 404), (path, final.status_code, final.url)
+            assert kid not in final.text and not _is_lab_content(final.text), path
+        # alice's own server does not know bob's kernel
+        r = alice.get(f"{hub.url}/user/alice/api/kernels/{kid}", timeout=60)
+        assert r.status_code == 404 and kid in r.url
+        # bob's kernel's websocket, with alice's cookies, is refused
+        cookie = "; ".join(f"{c.name}={c.value}" for c in alice.cookies)
+        with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+            websocket.create_connection(ws_url, cookie=cookie, timeout=WS_TIMEOUT_S).close()
+        assert refused.value.status_code in (302, 403, 404)
+        _kernel_info(bob_ws, "bob")  # alice's attempts did not touch it
     finally:
-        ws.close()
-    assert kid in _kernel_ids(bob, hub, "bob")  # alice's attempts did not touch it
+        bob_ws.close()
+    assert kid in _kernel_ids(bob, hub, "bob")
     PEAK["isolation"] = hub.rss_mb()
     KERNELS["bob"] = kid
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import base64
 import functools
+import json
 import math
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -177,12 +179,28 @@ def parse_query(query: str | None, allowed: list[str], theory: Theory) -> UrlSta
 
 
 def query_string() -> str | None:
-    """The page's query string under Voila (also with preheated kernels); None elsewhere."""
-    try:
-        from voila.utils import get_query_string
-    except ImportError:  # outside a Voila environment
-        return None
-    return get_query_string()
+    """The page's query string under Voila (also with preheated kernels); None elsewhere.
+
+    What ``voila.utils.get_query_string`` does, without importing ``voila``: that import loads the
+    Jupyter server and JupyterLab server packages, 1.6 s of CPU in every kernel a class starts (a
+    pooled kernel is refilled for each visitor). A kernel Voila starts for a request has the query
+    string in its environment; a preheated one waits, before it renders, on Voila's
+    ``voila/query/<kernel id>`` websocket, which sends the request's variables when a visitor is
+    handed the kernel (voila 0.5, pinned; tests/browser/test_labs.py opens preset links in pools).
+    """
+    if os.environ.get("VOILA_PREHEAT", "False") != "False":
+        from websockets.sync.client import connect  # Voila's own dependency
+
+        env = os.environ.get
+        base = env("VOILA_WS_BASE_URL", env("VOILA_SERVER_URL", "/"))
+        url = (f"{env('VOILA_WS_PROTOCOL', 'ws')}://{env('VOILA_APP_IP', '127.0.0.1')}:"
+               f"{env('VOILA_APP_PORT', '8866')}{base}voila/query/{env('VOILA_KERNEL_ID')}")
+        try:
+            with connect(url, open_timeout=5) as ws:
+                os.environ.update(json.loads(ws.recv()))
+        except (OSError, TimeoutError) as err:  # as Voila: render without the request's variables
+            warnings.warn(f"Failed to connect to {url}: {err}")
+    return os.environ.get("QUERY_STRING")
 
 
 def share_query(values: dict[str, float | str], names: list[str], preset: str | None = None) -> str:
