@@ -33,15 +33,14 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "deploy"))
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))
 import hub_launch  # noqa: E402
 from stats import emit, nearest_rank  # noqa: E402
+from tests.support import CHROMIUM, FLAGS as _FLAGS, LOOPBACK_ONLY  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run",
-         # every host but 127.0.0.1 fails to resolve at once: the pages stay on loopback without
-         # routing each request through Playwright
-         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
+# every host but 127.0.0.1 fails to resolve at once: the pages stay on loopback without routing
+# each request through Playwright
+FLAGS = [*_FLAGS, LOOPBACK_ONLY]
 N_STUDENTS = 30
 BURST_LIMIT_S = 420.0  # per student; the Hub's own spawn timeout is 300 s
 
