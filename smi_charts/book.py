@@ -11,7 +11,6 @@ chart, in the table and in the alt text, with a caption line saying what it mean
 from __future__ import annotations
 
 import base64
-import html
 import os
 
 import altair as alt
@@ -216,20 +215,18 @@ def table(df: pd.DataFrame, caption: str | None = None) -> None:
     display(HTML(_table_html(df, caption=caption)))
 
 
+STUDY_NAMES = {"malshe2011": "Malshe (2011)", "hughes2012": "Hughes, Le Bon & Malshe (2012)",
+               "malshe2017": "Malshe, Johnson & Viio (2017)"}
+
+
 def preset_card(preset: str) -> None:
     """A case preset's title, source and vignette."""
     p = smi.load().presets.set_index("key")
     if preset not in p.index:
         raise KeyError(f"unknown preset {preset!r}; known: {', '.join(p.index)}")
     r = p.loc[preset]
-    names = {"malshe2011": "Malshe (2011)", "hughes2012": "Hughes, Le Bon & Malshe (2012)",
-             "malshe2017": "Malshe, Johnson & Viio (2017)"}
-    display(HTML(f"""<aside class="smi-case" aria-label="Case: {html.escape(r.title)}">
-<p class="smi-case-title"><strong>Case: {html.escape(r.title)}</strong></p>
-<p>{html.escape(r.vignette)}</p>
-<p class="smi-case-point"><em>Teaching point:</em> {html.escape(r.teaching_point)}</p>
-<p class="smi-case-source">Source: {names[r.study]}, {html.escape(r.source_section)}. Preset <code>{html.escape(preset)}</code>.</p>
-</aside>"""))
+    display(HTML(render("case.html.j2", title=r.title, vignette=r.vignette, teaching_point=r.teaching_point,
+                        study=STUDY_NAMES[r.study], section=r.source_section, preset=preset)))
 
 
 def propositions(study: str, numbers: list[str] | None = None) -> None:
@@ -251,15 +248,8 @@ def predict_reveal(key: str, prompt: str, options: list[str], answer: int, expla
     check_key(key)
     if not 0 <= answer < len(options):
         raise ValueError(f"{key}: answer {answer!r} is not an index into {len(options)} options")
-    radios = "".join(
-        f'<label><input type="radio" name="smi-{key}" value="{i}"> {html.escape(o)}</label>' for i, o in enumerate(options))
-    display(HTML(f"""<div class="smi-predict" id="smi-{key}" data-key="{key}" data-answer="{answer}">
-<p class="smi-prompt"><strong>Predict first.</strong> {html.escape(prompt)}</p>
-<fieldset><legend>Your prediction</legend>{radios}</fieldset>
-<button type="button" class="smi-reveal" disabled>Reveal</button>
-<div class="smi-explanation" hidden>{_md.render(explanation)}</div>
-<p class="smi-verdict" role="status" aria-live="polite"></p>
-</div>"""))
+    display(HTML(render("predict_reveal.html.j2", key=key, prompt=prompt, options=options, answer=answer,
+                        explanation=Markup(_md.render(explanation)))))
 
 
 def self_check(key: str, question: str, options: list[tuple[str, bool, str]]) -> None:
@@ -267,12 +257,6 @@ def self_check(key: str, question: str, options: list[tuple[str, bool, str]]) ->
     check_key(key)
     if not any(ok for _, ok, _ in options):
         raise ValueError(f"{key}: at least one option must be correct")
-    radios = "".join(
-        f'<label><input type="radio" name="smi-{key}" value="{i}" data-correct="{str(bool(ok)).lower()}"'
-        f' data-feedback="{html.escape(_md.renderInline(fb))}"> {html.escape(text)}</label>'
-        for i, (text, ok, fb) in enumerate(options))
-    display(HTML(f"""<div class="smi-selfcheck" id="smi-{key}" data-key="{key}">
-<p class="smi-question"><strong>Check yourself.</strong> {html.escape(question)}</p>
-<fieldset><legend>Choose one answer</legend>{radios}</fieldset>
-<div class="smi-feedback" role="status" aria-live="polite"></div>
-</div>"""))
+    # the feedback is rendered HTML, escaped into the data-feedback attribute (smi.js shows it)
+    display(HTML(render("self_check.html.j2", key=key, question=question,
+                        options=[(text, bool(ok), _md.renderInline(fb)) for text, ok, fb in options])))

@@ -459,6 +459,94 @@ def _b36(levels) -> str:
     return "".join(_B36[v // 36] + _B36[v % 36] for v in np.rint(np.asarray(levels) * 1000).astype(int))
 
 
+def _run_code(r, keys: list[str], band: bool) -> str:
+    """One run's series as :func:`_b36` digits: values, then (``band``) 5th and 95th percentiles."""
+    code = "".join(_b36(getattr(r, s)) for s in keys)
+    if band:
+        code += "".join(_b36(getattr(r, f"{s}_{e}")) for e in ("low", "high") for s in keys)
+    return code
+
+
+def _run_records(grid: pd.DataFrame, point_keys: list[str], iv_keys: list[str], band: bool) -> list[str]:
+    """A run is one string: its menu entries as one digit each (their index in the menu; "x": any
+    start quarter), then its series; the page carries nothing else per run."""
+    keys = list(SERIES)
+    records = []
+    for r in grid.itertuples():
+        q = str(START_QUARTERS.index(int(r.from_quarter))) if r.by_quarter else "x"
+        records.append(f"{point_keys.index(r.point)}{CURVES.index(r.curve)}{iv_keys.index(r.intervention)}{q}"
+                       f"{_run_code(r, keys, band)}")
+    return records
+
+
+def _dynamics_params(points: dict[str, dict], iv_labels: dict[str, str]) -> list:
+    """The explorer's four menus: starting point, curve, intervention, start quarter."""
+    return [alt.param(name="start_point", value=f"communication_paucity@{START_LEVEL:g}",
+                      bind=alt.binding_select(options=list(points), labels=[p["label"] for p in points.values()],
+                                              name="Starting point ")),
+            alt.param(name="curve", value="linear",
+                      bind=alt.binding_select(options=list(CURVES), name="Incremental effects ")),
+            alt.param(name="intervention", value="none",
+                      bind=alt.binding_select(options=list(iv_labels), labels=list(iv_labels.values()),
+                                              name="Intervention (full strength unless stated) ")),
+            alt.param(name="from_quarter", value=4,
+                      bind=alt.binding_select(options=list(START_QUARTERS), name="Intervention starts in quarter "))]
+
+
+def _run_filter(point_keys: list[str], iv_keys: list[str]) -> str:
+    """Vega expression keeping the run the four menus select (its first four characters)."""
+    return (f"substring(datum.data, 0, 3) == '' + indexof({json.dumps(point_keys)}, start_point)"
+            f" + indexof({json.dumps(list(CURVES))}, curve) + indexof({json.dumps(iv_keys)}, intervention)"
+            f" && (substring(datum.data, 3, 4) == 'x' || substring(datum.data, 3, 4) == ''"
+            f" + indexof({json.dumps(list(START_QUARTERS))}, from_quarter))")
+
+
+def _run_decoder(n: int, band: bool) -> dict[str, str]:
+    """Vega expressions decoding the selected run's level (and band) of series ``datum.i`` at ``datum.quarter``."""
+    keys = list(SERIES)
+
+    def dec(block: str) -> str:  # block: 0 values, 1 lows, 2 highs
+        at = f"4 + 2 * ({block} * {len(keys) * n} + datum.i * {n} + datum.quarter)"
+        return f"parseInt(substring(datum.data, {at}, {at} + 2), 36) / 1000"
+
+    calc = {"level": dec("0"), "label": f"{json.dumps(list(SERIES.values()))}[datum.i]"}
+    if band:
+        calc.update(low=dec("1"), high=dec("2"))
+    return calc
+
+
+def _dynamics_tooltip(k: int | None) -> list:
+    """Series, quarter, level and (``k`` draws) the band's percentiles."""
+    tooltip = [alt.Tooltip("label:N", title="Series"), alt.Tooltip("quarter:Q", title="Quarter"),
+               alt.Tooltip("level:Q", format=".3f", title="Level at the book's weights")]
+    if k is not None:
+        tooltip += [alt.Tooltip("low:Q", format=".3f", title=f"5th percentile over {k} weight draws"),
+                    alt.Tooltip("high:Q", format=".3f", title=f"95th percentile over {k} weight draws")]
+    return tooltip
+
+
+def _dynamics_layers(quarters: int, k: int | None) -> list:
+    """The lines over (``k`` draws) their shaded bands, encoded from the decoded run's fields."""
+    names = list(SERIES.values())
+    x = alt.X("quarter:Q", title="Quarter (three months each)", scale=alt.Scale(domain=[0, quarters]))
+    level = alt.Scale(domain=[0, 1])
+    color = alt.Color("label:N", title=None, scale=alt.Scale(domain=names, range=PALETTE[:4]),
+                      legend=alt.Legend(orient="bottom", columns=2, symbolType="stroke", symbolStrokeWidth=2.5))
+    tooltip = _dynamics_tooltip(k)
+    line = alt.Chart().mark_line(strokeWidth=2.5).encode(
+        x=x, y=alt.Y("level:Q", title="Level (0 = none, 1 = maximal)", scale=level), color=color,
+        # dash patterns keep the series apart in greyscale and for colour-blind readers
+        strokeDash=alt.StrokeDash("label:N", scale=alt.Scale(domain=names, range=[[1, 0], [6, 3], [2, 2], [8, 2, 2, 2]]),
+                                  legend=None),
+        tooltip=tooltip)
+    if k is None:
+        return [line]
+    area = alt.Chart().mark_area(opacity=0.18).encode(
+        x=x, y=alt.Y("low:Q", scale=level, title="Level (0 = none, 1 = maximal)"), y2="high:Q",
+        color=color, tooltip=tooltip)
+    return [area, line]
+
+
 def dysfunction_chart(grid: pd.DataFrame, title: str, theory: Theory | None = None) -> alt.Chart:
     """Lines of the three dysfunctions and SMI functioning over quarters, for the selected run, each
     over its robustness band (a shaded area) when the grid carries one.
@@ -469,80 +557,25 @@ def dysfunction_chart(grid: pd.DataFrame, title: str, theory: Theory | None = No
     then 5th and 95th percentiles); the browser decodes only the selected run's 41 quarters.
     """
     theory = theory or smi.load()
-    quarters = len(grid[next(iter(SERIES))].iloc[0]) - 1
-    n = quarters + 1
+    n = len(grid[next(iter(SERIES))].iloc[0])  # quarters 0..n-1
     band = f"{next(iter(SERIES))}_low" in grid.columns
-    keys = list(SERIES)
-    cases = bool(grid.attrs.get("cases", True))
-    points = starting_points(theory, cases)
-    iv_labels = {k: v for k, v in intervention_labels(theory).items() if k in set(grid.intervention)}
+    k = grid.attrs["draws"] if band else None
+    points = starting_points(theory, bool(grid.attrs.get("cases", True)))
+    iv_labels = {key: v for key, v in intervention_labels(theory).items() if key in set(grid.intervention)}
     point_keys, iv_keys = list(points), list(iv_labels)
     assert max(len(point_keys), len(iv_keys), len(START_QUARTERS)) <= 10  # one digit per menu entry
-    records = []
-    for r in grid.itertuples():
-        code = "".join(_b36(getattr(r, s)) for s in keys)
-        if band:
-            code += "".join(_b36(getattr(r, f"{s}_{e}")) for e in ("low", "high") for s in keys)
-        # a run is one string: its menu entries as one digit each (their index in the menu; "x": any
-        # start quarter), then its series; the page carries nothing else per run
-        q = str(START_QUARTERS.index(int(r.from_quarter))) if r.by_quarter else "x"
-        records.append(f"{point_keys.index(r.point)}{CURVES.index(r.curve)}{iv_keys.index(r.intervention)}{q}{code}")
-    p_point = alt.param(name="start_point", value=f"communication_paucity@{START_LEVEL:g}",
-                        bind=alt.binding_select(options=list(points), labels=[p["label"] for p in points.values()],
-                                                name="Starting point "))
-    p_curve = alt.param(name="curve", value="linear",
-                        bind=alt.binding_select(options=list(CURVES), name="Incremental effects "))
-    p_iv = alt.param(name="intervention", value="none",
-                     bind=alt.binding_select(options=list(iv_labels), labels=list(iv_labels.values()),
-                                             name="Intervention (full strength unless stated) "))
-    p_q = alt.param(name="from_quarter", value=4,
-                    bind=alt.binding_select(options=list(START_QUARTERS), name="Intervention starts in quarter "))
-
-    def dec(block: str) -> str:  # block: 0 values, 1 lows, 2 highs
-        at = f"4 + 2 * ({block} * {len(keys) * n} + datum.i * {n} + datum.quarter)"
-        return f"parseInt(substring(datum.data, {at}, {at} + 2), 36) / 1000"
-
-    calc = {"level": dec("0"), "label": f"{json.dumps(list(SERIES.values()))}[datum.i]"}
-    if band:
-        calc.update(low=dec("1"), high=dec("2"))
-    names = list(SERIES.values())
-    x = alt.X("quarter:Q", title="Quarter (three months each)", scale=alt.Scale(domain=[0, quarters]))
-    level = alt.Scale(domain=[0, 1])
-    color = alt.Color("label:N", title=None, scale=alt.Scale(domain=names, range=PALETTE[:4]),
-                      legend=alt.Legend(orient="bottom", columns=2, symbolType="stroke", symbolStrokeWidth=2.5))
-    tooltip = [alt.Tooltip("label:N", title="Series"), alt.Tooltip("quarter:Q", title="Quarter"),
-               alt.Tooltip("level:Q", format=".3f", title="Level at the book's weights")]
-    if band:
-        k = grid.attrs["draws"]
-        tooltip += [alt.Tooltip("low:Q", format=".3f", title=f"5th percentile over {k} weight draws"),
-                    alt.Tooltip("high:Q", format=".3f", title=f"95th percentile over {k} weight draws")]
-    line = alt.Chart().mark_line(strokeWidth=2.5).encode(
-        x=x, y=alt.Y("level:Q", title="Level (0 = none, 1 = maximal)", scale=level), color=color,
-        # dash patterns keep the series apart in greyscale and for colour-blind readers
-        strokeDash=alt.StrokeDash("label:N", scale=alt.Scale(domain=names, range=[[1, 0], [6, 3], [2, 2], [8, 2, 2, 2]]),
-                                  legend=None),
-        tooltip=tooltip)
-    layers = [line]
-    subtitle = alt.Undefined
-    if band:
-        layers.insert(0, alt.Chart().mark_area(opacity=0.18).encode(
-            x=x, y=alt.Y("low:Q", scale=level, title="Level (0 = none, 1 = maximal)"), y2="high:Q",
-            color=color, tooltip=tooltip))
-        subtitle = [f"Lines: the book's weights. Shaded: 5th-95th percentile over {k} weight draws."]
+    subtitle = [f"Lines: the book's weights. Shaded: 5th-95th percentile over {k} weight draws."] if band else alt.Undefined
     # the transforms sit on the layer, so Vega decodes the selected run once for both marks
     chart = (
-        alt.layer(*layers, data=alt.Data(values=records))
-        .transform_filter(f"substring(datum.data, 0, 3) == '' + indexof({json.dumps(point_keys)}, start_point)"
-                          f" + indexof({json.dumps(list(CURVES))}, curve) + indexof({json.dumps(iv_keys)}, intervention)"
-                          f" && (substring(datum.data, 3, 4) == 'x' || substring(datum.data, 3, 4) == ''"
-                          f" + indexof({json.dumps(list(START_QUARTERS))}, from_quarter))")
+        alt.layer(*_dynamics_layers(n - 1, k), data=alt.Data(values=_run_records(grid, point_keys, iv_keys, band)))
+        .transform_filter(_run_filter(point_keys, iv_keys))
         .transform_calculate(quarter=f"sequence(0, {n})")
         .transform_flatten(["quarter"])
-        .transform_calculate(i=f"sequence(0, {len(keys)})")
+        .transform_calculate(i=f"sequence(0, {len(SERIES)})")
         .transform_flatten(["i"])
-        .transform_calculate(**calc)
+        .transform_calculate(**_run_decoder(n, band))
     )
-    return chart.add_params(p_point, p_curve, p_iv, p_q).properties(
+    return chart.add_params(*_dynamics_params(points, iv_labels)).properties(
         title=alt.TitleParams(title, subtitle=subtitle), width=WIDTH, height=260)
 
 

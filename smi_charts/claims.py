@@ -15,7 +15,6 @@ screen reader.
 """
 from __future__ import annotations
 
-import html
 import re
 
 from IPython.display import HTML, display
@@ -27,7 +26,7 @@ from smi import claims as _claims
 from smi.data import split_tokens
 from smi.questionnaire import cite
 
-from .templating import render
+from .templating import render, render_macro
 
 _md = MarkdownIt("commonmark")
 ILLUSTRATIVE = ("Input values are illustrative: the study measures none of them, so the book set the "
@@ -44,17 +43,9 @@ def _checked(claim_id: str) -> tuple[_claims.Claim, _claims.Result]:
     return c, res[c.id]
 
 
-def _badge_html(r: _claims.Result, lead: str = "") -> str:
-    return (f"<span class='smi-badge'>Model check</span> {html.escape(lead)}{html.escape(r.badge)}.")
-
-
 def claim_html(claim_id: str) -> str:
     c, r = _checked(claim_id)
-    depends = "" if r.held == r.draws else " smi-depends"
-    return (f"<div class='smi-claim{depends}' data-claim='{c.id}' data-held='{r.held}' "
-            f"data-draws='{r.draws}'>\n<p class='smi-claim-text'>{_md.renderInline(c.text)}</p>\n"
-            f"<p class='smi-claim-check'>{_badge_html(r)} <span class='smi-claim-id'>Claim "
-            f"<code>{c.id}</code>.</span></p>\n</div>")
+    return render_macro("claims.html.j2", "claim", cid=c.id, r=r, text=Markup(_md.renderInline(c.text)))
 
 
 def claim(claim_id: str) -> None:
@@ -75,10 +66,7 @@ def preset_check(preset: str) -> None:
     if len(ids) != 1:
         raise KeyError(f"preset {preset!r} needs exactly one teaching-point claim in {table.path.name} (found {ids})")
     c, r = _checked(ids[0])
-    depends = "" if r.held == r.draws else " smi-depends"
-    display(HTML(f"<p class='smi-claim-check smi-case-check{depends}' data-claim='{c.id}' "
-                 f"data-held='{r.held}' data-draws='{r.draws}'>{_badge_html(r, 'The teaching point ')} "
-                 f"{html.escape(ILLUSTRATIVE)} <span class='smi-claim-id'>Claim <code>{c.id}</code>.</span></p>"))
+    display(HTML(render_macro("claims.html.j2", "preset_check", cid=c.id, r=r, note=ILLUSTRATIVE)))
 
 
 def reader_refs(refs: list[str]) -> str:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from smi import data as smi_data
 from smi.data import split_tokens
 
+from .templating import render
+
 STUDIES = ("malshe2011", "hughes2012", "malshe2017")
 
 # Okabe-Ito colours (as in the charts); fills are light tints so black text keeps AA contrast.
@@ -342,14 +344,7 @@ def diagram(study: str, theory=None) -> Diagram:
 
 def text_alternative_html(d: Diagram) -> str:
     """The text alternative as a <details> block (opened for print by scripts/build_pdf.py)."""
-    parts = [f'<details class="smi-diagram-text"><summary>Text description of the diagram</summary>',
-             f"<p>{html.escape(d.summary)}</p>"]
-    for heading, lines in d.sections:
-        parts.append(f"<p><strong>{html.escape(heading)}</strong></p><ul>")
-        parts.extend(f"<li>{html.escape(line)}</li>" for line in lines)
-        parts.append("</ul>")
-    parts.append("</details>")
-    return "\n".join(parts)
+    return render("diagram_text.html.j2", summary=d.summary, sections=d.sections)
 
 
 # the data files each diagram is drawn from (the directive rebuilds a page when one changes)

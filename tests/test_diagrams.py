@@ -1,6 +1,7 @@
 """Framework diagrams: drawn from data/, complete, described in text, rendered to SVG by Sphinx."""
 from __future__ import annotations
 
+import html
 import re
 import shutil
 from pathlib import Path
@@ -121,7 +122,7 @@ def test_text_alternative_html_lists_every_section():
         out = dg.text_alternative_html(d)
         assert out.startswith('<details class="smi-diagram-text">')
         for heading, lines in d.sections:
-            assert f"<strong>{heading}" in out.replace("&#x27;", "'").replace("&quot;", '"')
+            assert f"<strong>{heading}" in html.unescape(out)
             assert out.count("<li>") >= len(lines)
 
 
