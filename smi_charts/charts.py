@@ -127,8 +127,6 @@ def explorable(kind: str, inputs: list[str], values: dict[str, float], title: st
     ends with carry ``value`` (shipped weights), ``low``, ``high``, ``min`` and ``max``.
     """
     theory = theory or smi.load()
-    c = compiled(theory)
-    spec = theory.inputs.set_index("name")
     unknown = [i for i in inputs if i not in kind_inputs(kind, theory)]
     if unknown:
         raise ValueError(f"explorable {kind!r}: input {unknown[0]!r} is not one this kind computes from "
@@ -136,9 +134,27 @@ def explorable(kind: str, inputs: list[str], values: dict[str, float], title: st
     # every input the outputs read is a parameter (a preset sets them all); `inputs` get sliders
     variable = set(kind_inputs(kind, theory))
     fields = expr.DrawFields() if draws is not None else None
-    calcs = _calculations(kind, c, variable, values, weight=fields)
+    calcs = _calculations(kind, compiled(theory), variable, values, weight=fields)
     outputs = KIND_OUTPUTS[kind]
     labels = output_labels(theory)
+    params = _explorable_params(kind, inputs, values, theory, bind)
+    enc = _bar_encodings(outputs, labels)
+    if draws is None:
+        chart = _plain_bars(calcs, outputs, enc).add_params(*params).properties(
+            title=title, width=WIDTH, height=24 * len(outputs))
+    else:
+        data = _draw_data(fields.used, draws, theory)
+        chart = _band_bars(calcs, outputs, enc, data, len(draws)).add_params(*params).properties(
+            data=alt.Data(values=[data]),
+            title=alt.TitleParams(title, subtitle=[line.format(k=len(draws)) for line in BAND_NOTE]),
+            width=WIDTH, height=28 * len(outputs))
+    return Explorable(chart, outputs, labels, list(inputs), dict(values))
+
+
+def _explorable_params(kind: str, inputs: list[str], values: dict[str, float], theory: Theory,
+                       bind: bool) -> list:
+    """One Vega parameter per input the outputs read; those in ``inputs`` bound to a range slider."""
+    spec = theory.inputs.set_index("name")
     params = []
     for name in [*inputs, *(n for n in kind_inputs(kind, theory) if n not in inputs)]:
         if name == "smi_connection":
@@ -148,36 +164,57 @@ def explorable(kind: str, inputs: list[str], values: dict[str, float], title: st
         slider = bind and name in inputs
         binding = alt.binding_range(min=lo, max=hi, step=0.01, name=f"{label} ") if slider else alt.Undefined
         params.append(alt.param(name=name, value=float(values[name]), bind=binding))
-    order = [labels[o] for o in outputs]
-    y = alt.Y("label:N", sort=order, title=None)
-    groups = list(dict.fromkeys(GROUP[o] for o in outputs))
-    x = alt.X("value:Q", scale=alt.Scale(domain=[0, 1]), title="Strength (0 = absent, 1 = strongest the model allows)")
-    color = alt.Color("group:N", scale=alt.Scale(domain=groups, range=PALETTE[: len(groups)]),
-                      legend=alt.Legend(title=None, orient="bottom", columns=1))
-    tooltip = [alt.Tooltip("label:N", title="Output"), alt.Tooltip("value:Q", format=".3f", title="Value")]
-    named = (f"{json.dumps(labels)}[datum.output]", f"{json.dumps(GROUP)}[datum.output]")
-    if draws is None:
-        base = alt.Chart(alt.Data(values=[{"scenario": "current"}]))
-        for field, e in calcs:
-            base = base.transform_calculate(**{field: e})
-        base = (base.transform_fold(outputs, as_=["output", "value"])
-                .transform_calculate(label=named[0], group=named[1], shown="format(datum.value, '.3f')"))
-        key = alt.Key("output:N")  # update the SVG elements in place (see the band chart below)
-        bars = base.mark_bar().encode(x=x, y=y, color=color, tooltip=tooltip, key=key)
-        text = base.mark_text(align="left", dx=4).encode(x="value:Q", y=y, text="shown:N", key=key)
-        chart = (bars + text).add_params(*params).properties(title=title, width=WIDTH, height=24 * len(outputs))
-        return Explorable(chart, outputs, labels, list(inputs), dict(values))
+    return params
 
-    k = len(draws)
-    tooltip += [alt.Tooltip("low:Q", format=".3f", title=f"5th percentile over {k} weight draws"),
-                alt.Tooltip("high:Q", format=".3f", title=f"95th percentile over {k} weight draws"),
-                alt.Tooltip("min:Q", format=".3f", title="Lowest draw"),
-                alt.Tooltip("max:Q", format=".3f", title="Highest draw")]
+
+@dataclass(frozen=True)
+class _BarEncodings:
+    x: alt.X
+    y: alt.Y
+    color: alt.Color
+    tooltip: list
+    label: str  # Vega expressions naming a folded row's output and its group
+    group: str
+
+
+def _bar_encodings(outputs: list[str], labels: dict[str, str]) -> _BarEncodings:
+    groups = list(dict.fromkeys(GROUP[o] for o in outputs))
+    return _BarEncodings(
+        x=alt.X("value:Q", scale=alt.Scale(domain=[0, 1]), title="Strength (0 = absent, 1 = strongest the model allows)"),
+        y=alt.Y("label:N", sort=[labels[o] for o in outputs], title=None),
+        color=alt.Color("group:N", scale=alt.Scale(domain=groups, range=PALETTE[: len(groups)]),
+                        legend=alt.Legend(title=None, orient="bottom", columns=1)),
+        tooltip=[alt.Tooltip("label:N", title="Output"), alt.Tooltip("value:Q", format=".3f", title="Value")],
+        label=f"{json.dumps(labels)}[datum.output]", group=f"{json.dumps(GROUP)}[datum.output]")
+
+
+def _plain_bars(calcs: list[tuple[str, str]], outputs: list[str], enc: _BarEncodings) -> alt.LayerChart:
+    """Bars and their values at the shipped weights, one row computed from the parameters."""
+    base = alt.Chart(alt.Data(values=[{"scenario": "current"}]))
+    for field, e in calcs:
+        base = base.transform_calculate(**{field: e})
+    base = (base.transform_fold(outputs, as_=["output", "value"])
+            .transform_calculate(label=enc.label, group=enc.group, shown="format(datum.value, '.3f')"))
+    key = alt.Key("output:N")  # update the SVG elements in place (see the band chart below)
+    bars = base.mark_bar().encode(x=enc.x, y=enc.y, color=enc.color, tooltip=enc.tooltip, key=key)
+    text = base.mark_text(align="left", dx=4).encode(x="value:Q", y=enc.y, text="shown:N", key=key)
+    return bars + text
+
+
+def _band_bars(calcs: list[tuple[str, str]], outputs: list[str], enc: _BarEncodings, data: dict,
+               k: int) -> alt.LayerChart:
+    """Bars at the shipped weights with their band over the ``k`` draws in ``data`` as whiskers."""
+    tooltip = enc.tooltip + [
+        alt.Tooltip("low:Q", format=".3f", title=f"5th percentile over {k} weight draws"),
+        alt.Tooltip("high:Q", format=".3f", title=f"95th percentile over {k} weight draws"),
+        alt.Tooltip("min:Q", format=".3f", title="Lowest draw"),
+        alt.Tooltip("max:Q", format=".3f", title="Highest draw")]
+    x, y = enc.x, enc.y
     # named layers: their SVG groups carry the name as a class (tests and the benchmark find the band)
     # Vega re-derives folded rows on every move; keying the marks by output lets it update the
     # SVG elements in place instead of replacing them all (about half a move's main-thread time)
     key = alt.Key("output:N")
-    bars = alt.Chart(name="value_bars").mark_bar().encode(x=x, y=y, color=color, tooltip=tooltip, key=key)
+    bars = alt.Chart(name="value_bars").mark_bar().encode(x=x, y=y, color=enc.color, tooltip=tooltip, key=key)
     # the numbers in a fixed column right of the plot: a moving label would resize the chart (and
     # reflow the page) on every slider move
     text = alt.Chart(name="value_labels").mark_text(align="left", dx=8).encode(
@@ -187,7 +224,6 @@ def explorable(kind: str, inputs: list[str], values: dict[str, float], title: st
     ends = [alt.Chart(name=f"band_{end}").mark_tick(color="black", opacity=1, thickness=2, size=9, orient="vertical",
                                                    yOffset=WHISKER_OFFSET).encode(x=f"{end}:Q", y=y, tooltip=tooltip, key=key)
             for end in ("low", "high")]
-    data = _draw_data(fields.used, draws, theory)
     # one list, and the data joined last: Altair copies the whole chart at every transform_* call
     chart = alt.layer(bars, rule, *ends, text)
     chart.transform = [alt.FlattenTransform(flatten=list(data)),
@@ -196,23 +232,19 @@ def explorable(kind: str, inputs: list[str], values: dict[str, float], title: st
     # Two groups (shipped weights, draws) keep the rows after the model's calculations few and
     # narrow: folding the 201 wide rows once per output (Vega copies every field) made a move
     # several times slower.
-    chart = (chart.transform_calculate(is_draw="datum.draw > 0")
-             .transform_aggregate([alt.AggregatedFieldDef(op="values", **{"as": "rows"})], groupby=["is_draw"])
-             .transform_calculate(**{o: f"sort(pluck(datum.rows, '{o}'))" for o in outputs})
-             .transform_fold(outputs, as_=["output", "q"])
-             .transform_calculate(n1="length(datum.q) - 1")
-             .transform_calculate(low=_quantile_expr(BAND_Q[0] / 100), high=_quantile_expr(BAND_Q[1] / 100),
-                                  min="datum.q[0]", max="datum.q[datum.n1]",
-                                  shipped="datum.is_draw ? null : datum.q[0]")
-             .transform_joinaggregate(value="max(shipped)", groupby=["output"])
-             .transform_filter("datum.is_draw")
-             .transform_calculate(label=named[0], group=named[1],
-                                  shown="format(datum.value, '.3f') + '  (' + format(datum.low, '.3f') + '–'"
-                                        " + format(datum.high, '.3f') + ')'"))
-    chart = chart.add_params(*params).properties(
-        data=alt.Data(values=[data]), title=alt.TitleParams(title, subtitle=[line.format(k=k) for line in BAND_NOTE]),
-        width=WIDTH, height=28 * len(outputs))
-    return Explorable(chart, outputs, labels, list(inputs), dict(values))
+    return (chart.transform_calculate(is_draw="datum.draw > 0")
+            .transform_aggregate([alt.AggregatedFieldDef(op="values", **{"as": "rows"})], groupby=["is_draw"])
+            .transform_calculate(**{o: f"sort(pluck(datum.rows, '{o}'))" for o in outputs})
+            .transform_fold(outputs, as_=["output", "q"])
+            .transform_calculate(n1="length(datum.q) - 1")
+            .transform_calculate(low=_quantile_expr(BAND_Q[0] / 100), high=_quantile_expr(BAND_Q[1] / 100),
+                                 min="datum.q[0]", max="datum.q[datum.n1]",
+                                 shipped="datum.is_draw ? null : datum.q[0]")
+            .transform_joinaggregate(value="max(shipped)", groupby=["output"])
+            .transform_filter("datum.is_draw")
+            .transform_calculate(label=enc.label, group=enc.group,
+                                 shown="format(datum.value, '.3f') + '  (' + format(datum.low, '.3f') + '–'"
+                                       " + format(datum.high, '.3f') + ')'"))
 
 
 def explorable_values(kind: str, values: dict[str, float], theory: Theory | None = None) -> pd.Series:
