@@ -144,7 +144,8 @@ test-hub: $(STAMP) $(NODE_MODULES) $(BROWSER)
 
 # ---------------------------------------------------------------------------- bench
 # bench_book rebuilds the book (graphviz) and drives Chromium; bench_voila drives Chromium;
-# bench_hub starts JupyterHub (configurable-http-proxy from node_modules).
+# bench_hub starts JupyterHub (configurable-http-proxy from node_modules); bench_lighthouse runs
+# Lighthouse (node_modules) on every page of the built book.
 bench: $(STAMP) $(GRAPHVIZ) $(BROWSER) $(NODE_MODULES)
 	$(PY) benchmarks/run.py
 

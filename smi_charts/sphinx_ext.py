@@ -2,7 +2,14 @@
 
 * smi.js / smi.css (components) go on every page;
 * the Vega + Vega-Lite + vega-embed bundle that vl-convert ships (offline, ~0.9 MB) is written
-  into _static/vendor/ and added only to pages that embed a chart;
+  into _static/vendor/; a chapter's explorables load it themselves (smi.js, once the first one
+  nears the screen: a phone's first visit stays light), under a fingerprinted URL written into
+  smi.js here; only the health check and the debrief, whose inlined script needs Vega at once,
+  load it as a script of the page;
+* the theme's Font Awesome icons are drawn as inline SVG at build time and its 1.4 MB
+  fontawesome.js is dropped (smi_charts/icons.py);
+* every text file of the site over 1 KiB gets a gzip -9 twin (``.gz``) for a host to send as is
+  (docs/deploy-book.md: with the cache headers);
 * docutils marks a reference list ``role="list"`` but its entries ``role="doc-biblioentry"``,
   which axe reports as a critical ARIA failure (a list must own list items): entries become
   ``listitem``;
@@ -18,10 +25,13 @@
 """
 from __future__ import annotations
 
+import base64
+import gzip
 import html
 import posixpath
 import re
 import shutil
+import zlib
 from pathlib import Path
 
 import jupytext
@@ -29,6 +39,8 @@ import vl_convert as vlc
 from docutils import nodes
 from sphinx.ext.graphviz import graphviz as graphviz_node
 from sphinx.util.docutils import SphinxDirective
+
+from smi_charts import icons
 
 STATIC = Path(__file__).parent / "static"
 BUNDLE = "vendor/vega-embed-bundle.js"
@@ -44,8 +56,22 @@ def _write_assets(app) -> None:
     # global scope; a function scope keeps them private (it publishes window.vegaEmbed itself).
     bundle = vlc.javascript_bundle(vl_version=VL_VERSION)
     (out / BUNDLE).write_text(f"(function () {{\n{bundle}\n}})();\n", encoding="utf-8")
-    for f in ("smi.js", "smi.css", "diagrams.css"):
+    for f in ("smi.css", "diagrams.css"):
         shutil.copyfile(STATIC / f, out / f)
+    # smi.js loads the bundle itself, under the URL a page's <script> would give it (Sphinx's
+    # ?v=<checksum>): a new bundle gets a new URL, so a host may cache it for good
+    js = (STATIC / "smi.js").read_text(encoding="utf-8")
+    placeholder = f'var BUNDLE = "{BUNDLE}";'
+    if placeholder not in js:
+        raise RuntimeError(f"smi.js no longer holds {placeholder!r}")
+    js = js.replace(placeholder, f'var BUNDLE = "{BUNDLE}?v={_checksum(out / BUNDLE)}";')
+    (out / "smi.js").write_text(js, encoding="utf-8")
+
+
+def _checksum(path: Path) -> str:
+    """The fingerprint Sphinx appends to a page's own scripts and stylesheets (?v=...)."""
+    content = path.read_bytes().translate(None, b"\r")  # as sphinx.builders.html._assets._file_checksum
+    return f"{zlib.crc32(content):08x}"
 
 
 NOTEBOOKS = "_notebooks"
@@ -65,9 +91,13 @@ def _notebook_download(app, pagename: str) -> str | None:
 
 def _page_assets(app, pagename, templatename, context, doctree) -> None:
     body = context.get("body") or ""
-    if "smiEmbed(" in body:
-        # page-specific: Sphinx restores its JS list before each page (priority: before smi.js)
+    if "smiHealth" in body:
+        # the health check's and the debrief's inlined script needs Vega as it runs; page-specific:
+        # Sphinx restores its JS list before each page (priority: before smi.js). A chapter's
+        # explorables load the bundle themselves, when one nears the screen (smi.js).
         app.add_js_file(BUNDLE, priority=400)
+    if "smi-fallback" in body:
+        body = _FALLBACK.sub(_sized_fallback, body)
     if "smi-diagram-svg" in body:
         body = _diagram_images(app, pagename, body)
     body = re.sub(r'(<div class="citation" id="[^"]*") role="doc-biblioentry"', r'\1 role="listitem"', body)
@@ -79,6 +109,20 @@ def _page_assets(app, pagename, templatename, context, doctree) -> None:
                     f"Jupyter notebook (.ipynb)</a>: it runs as-is in JupyterLab with the project's environment.</p>\n"
                     + body)
     context["body"] = body
+
+
+# An explorable's fallback image (an SVG data URI) gets its size as width/height, so its box is
+# laid out before the image is decoded and nothing below it moves when it appears (CLS).
+_FALLBACK = re.compile(r'<img class="smi-fallback" src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"')
+_SVG_PX = re.compile(r'<svg[^>]*?\swidth="([\d.]+)(?:px)?"[^>]*?\sheight="([\d.]+)(?:px)?"')
+
+
+def _sized_fallback(m: re.Match) -> str:
+    size = _SVG_PX.search(base64.b64decode(m.group(1))[:2000].decode("utf-8", "replace"))
+    if not size:
+        return m.group(0)
+    w, h = (round(float(v)) for v in size.groups())
+    return f'{m.group(0)} width="{w}" height="{h}"'
 
 
 class DiagramDirective(SphinxDirective):
@@ -179,6 +223,33 @@ def _valid_html_files(app, exception) -> None:
                                                     title=html.escape(title), url=html.escape(url)), encoding="utf-8")
 
 
+def _icons(app, exception) -> None:
+    """Font Awesome's script draws ~20 icons with a 1.4 MB kit: draw them at build time (icons.py)."""
+    if exception is None and app.builder.format == "html":
+        icons.rewrite_site(Path(app.builder.outdir))
+
+
+# Text a host sends compressed; a .gz twin beside each file over 1 KiB, written once here (gzip -9)
+# rather than on every request (docs/deploy-book.md). Source maps are left out: never fetched by a
+# reader's browser.
+COMPRESSIBLE = (".html", ".js", ".css", ".svg", ".json", ".xml", ".txt", ".ipynb", ".md", ".inv")
+MIN_COMPRESS = 1024
+
+
+def _precompress(app, exception) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    out = Path(app.builder.outdir)
+    for stale in out.rglob("*.gz"):
+        stale.unlink()
+    for f in out.rglob("*"):
+        if f.suffix in COMPRESSIBLE and f.is_file() and f.stat().st_size > MIN_COMPRESS:
+            data = f.read_bytes()
+            packed = gzip.compress(data, compresslevel=9, mtime=0)
+            if len(packed) < len(data):
+                f.with_name(f.name + ".gz").write_bytes(packed)
+
+
 def setup(app):
     app.add_js_file("smi.js", priority=500)
     app.add_css_file("smi.css")
@@ -188,4 +259,6 @@ def setup(app):
     app.connect("html-page-context", _page_assets)
     app.connect("build-finished", _label_nav_toggles)
     app.connect("build-finished", _valid_html_files, priority=900)  # after sphinx-external-toc's redirect
+    app.connect("build-finished", _icons, priority=950)
+    app.connect("build-finished", _precompress, priority=990)  # last: after every rewrite of the pages
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

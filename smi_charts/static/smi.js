@@ -103,9 +103,61 @@
     }
   }
 
+  /* Vega (the ~0.9 MB vendored bundle) is not on a chapter's page: it is loaded once, when the
+   * first explorable comes within a viewport of the screen, and each explorable is embedded as it
+   * does. Until then its fallback image and its numbers stand in (and stay in print). BUNDLE is
+   * the bundle's URL relative to this script, fingerprinted at build time (smi_charts/sphinx_ext.py);
+   * a page that has window.vegaEmbed already (the health check) uses it. */
+  var BUNDLE = "vendor/vega-embed-bundle.js";
+  var SCRIPT_SRC = document.currentScript && document.currentScript.src;
+  var vegaLoading = null;
+  function loadVega() {
+    if (window.vegaEmbed) { return Promise.resolve(); }
+    if (!vegaLoading) {
+      vegaLoading = new Promise(function (resolve, reject) {
+        var script = document.createElement("script");
+        script.src = new URL(BUNDLE, SCRIPT_SRC || location.href).href;
+        script.onload = function () { resolve(); };
+        script.onerror = function () { vegaLoading = null; reject(new Error("could not load " + script.src)); };
+        document.head.appendChild(script);
+      });
+    }
+    return vegaLoading;
+  }
+  var nearView = null, whenNear = [];  // whenNear: [element, callback] not yet near the view
+  function onceNear(el, callback) {
+    if (!("IntersectionObserver" in window)) { callback(); return; }
+    if (!nearView) {
+      nearView = new IntersectionObserver(function (entries) {
+        entries.forEach(function (entry) {
+          if (!entry.isIntersecting) { return; }
+          nearView.unobserve(entry.target);
+          whenNear = whenNear.filter(function (w) {
+            if (w[0] !== entry.target) { return true; }
+            w[1]();
+            return false;
+          });
+        });
+      }, { rootMargin: "100% 0px 100% 0px" });  // a viewport above and below the screen
+    }
+    whenNear.push([el, callback]);
+    nearView.observe(el);
+  }
+  var queued = {};
   window.smiEmbed = function (id) {
     var fig = document.getElementById(id);
-    if (!fig || !window.vegaEmbed) { return; }
+    if (!fig || queued[id]) { return; }
+    queued[id] = true;
+    onceNear(fig, function () {
+      loadVega().then(function () { embed(id); }, function (err) {
+        queued[id] = false;
+        console.error("explorable " + id + ": " + err.message);
+      });
+    });
+  };
+
+  function embed(id) {
+    var fig = document.getElementById(id);
     var spec = JSON.parse(document.getElementById(id + "-spec").textContent);
     var live = JSON.parse(document.getElementById(id + "-live").textContent);
     var vis = document.getElementById(id + "-vis");
@@ -174,7 +226,7 @@
       update();
       fig.dispatchEvent(new CustomEvent("smi:ready", { bubbles: true }));
     }).catch(function (err) { console.error("explorable " + id + ": " + err); });
-  };
+  }
 
   function initPredict(box) {
     var key = box.dataset.key, answer = box.dataset.answer;

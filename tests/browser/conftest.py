@@ -65,3 +65,28 @@ def built_pages() -> list[str]:
     skip = {"genindex.html", "search.html"}
     return sorted(str(p.relative_to(SITE)) for p in SITE.rglob("*.html")
                   if p.name not in skip and "_static" not in p.parts and "_sources" not in p.parts)
+
+
+# An explorable is embedded once it nears the screen (smi.js loads Vega then): a test that needs
+# a live chart scrolls to it first, as a reader does.
+ALL_LIVE_JS = """() => [...document.querySelectorAll('script[id$="-live"]')]
+  .every(s => { const f = document.getElementById(s.id.slice(0, -5)); return f && f.classList.contains('smi-live'); })"""
+VISIT_FIGURES_JS = """async () => {
+  const frame = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  for (const f of document.querySelectorAll('.smi-figure')) { f.scrollIntoView({block: 'center'}); await frame(); }
+  window.scrollTo(0, 0);
+  await frame();
+}"""
+
+
+def live_chart(fig, timeout: float = 15_000) -> None:
+    """Scroll the explorable ``fig`` (a locator) into view and wait until its chart is drawn."""
+    fig.scroll_into_view_if_needed(timeout=timeout)
+    fig.locator(".smi-vis svg").first.wait_for(timeout=timeout)
+
+
+def all_charts_live(page, timeout: float = 30_000) -> None:
+    """Scroll past every explorable of the page (back to the top after) and wait until all are live."""
+    page.evaluate(VISIT_FIGURES_JS)
+    page.wait_for_function(ALL_LIVE_JS, timeout=timeout)
+

@@ -8,7 +8,7 @@ from pathlib import Path
 import axe_playwright_python
 import pytest
 
-from .conftest import built_pages
+from .conftest import all_charts_live, built_pages, live_chart
 from .test_labs import LABS, lab_page, open_lab, voila_url  # noqa: F401 (fixtures)
 
 AXE = Path(axe_playwright_python.__file__).parent / "axe.min.js"
@@ -33,6 +33,7 @@ def content_pages() -> list[str]:
 def test_book_page_has_no_serious_axe_violation(page_path, site_url, watched):
     page = watched.page
     page.goto(f"{site_url}/{page_path}")
+    all_charts_live(page)
     for fig in page.locator(".smi-figure").all():
         fig.locator(".smi-vis svg").first.wait_for(timeout=15_000)
     found = violations(page)
@@ -51,7 +52,7 @@ def test_explorable_with_the_keyboard_only(site_url, watched):
     page = watched.page
     page.goto(f"{site_url}/book/malshe2011.html")
     fig = page.locator("#smi-m11-language")
-    fig.locator(".smi-vis svg").first.wait_for(timeout=15_000)
+    live_chart(fig)
     fig.locator("summary").click()  # open the numbers (the text alternative) to read them
     before_svg = fig.locator(".smi-vis svg").first.inner_html()
     before_numbers = fig.locator("tbody").text_content()

@@ -10,6 +10,8 @@ import pytest
 
 from smi_charts import book, charts
 
+from .conftest import all_charts_live, live_chart
+
 EXPLORABLES = [("book/malshe2011.html", "m11-language"), ("book/hughes2012.html", "h12-capabilities"),
                ("book/integration.html", "int-chain")]
 DRAWS = charts.band_draws()
@@ -18,7 +20,7 @@ BAND = "g.band_whiskers_marks"  # the whiskers' SVG group (the layer's name is i
 
 def _live(page, key):
     fig = page.locator(f"#smi-{key}")
-    fig.locator(".smi-vis svg").first.wait_for(timeout=15_000)
+    live_chart(fig)
     live = json.loads(page.locator(f"#smi-{key}-live").text_content())
     spec = json.loads(page.locator(f"#smi-{key}-spec").text_content())
     return fig, live, spec
@@ -99,7 +101,7 @@ def test_dysfunction_explorer_menu_redraws_lines_and_bands(site_url, watched):
     page = watched.page
     page.goto(f"{site_url}/book/malshe2017.html")
     fig = page.locator("#smi-m17-dynamics")
-    fig.locator(".smi-vis svg").first.wait_for(timeout=15_000)
+    live_chart(fig)
     areas = fig.locator(".smi-vis svg g.mark-area path")
     assert areas.count() == 4  # one band per series
     before = fig.locator(".smi-vis svg").first.inner_html()
@@ -128,7 +130,7 @@ TOL = 0.0011
 def _open(page, url, key):
     page.goto(url)
     fig = page.locator(f"#smi-{key}")
-    fig.locator(".smi-vis svg").first.wait_for(timeout=20_000)
+    live_chart(fig, timeout=20_000)
     page.wait_for_function("(id) => window.smiViews && window.smiViews[id]", arg=f"smi-{key}", timeout=20_000)
     live = json.loads(page.locator(f"#smi-{key}-live").text_content())
     return fig, live
@@ -531,6 +533,7 @@ def test_no_chart_text_below_12px_or_cut(page_path, site_url, watched):
     page = watched.page
     page.goto(f"{site_url}/{page_path}")
     n = page.locator(".smi-figure").count()
+    all_charts_live(page)
     page.wait_for_function("(n) => document.querySelectorAll('.smi-vis svg').length >= n", arg=n, timeout=30_000)
     texts = page.evaluate(SMALL_TEXT_JS)
     assert len(texts) > 20

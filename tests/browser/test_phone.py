@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import SITE, built_pages
+from tests.browser.conftest import SITE, all_charts_live, built_pages
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 3}
 MIN_TARGET = 24
@@ -46,9 +46,7 @@ def phone(browser):
 def _open(page, url):
     page.goto(url)
     # every explorable drawn (its figure marked live) before anything is measured
-    page.wait_for_function("""() => [...document.querySelectorAll('script[id$="-live"]')]
-        .every(s => { const f = document.getElementById(s.id.slice(0, -5)); return f && f.classList.contains('smi-live'); })""",
-                           timeout=30_000)
+    all_charts_live(page)
     page.wait_for_timeout(300)  # the fit-to-box re-render after the first draw
 
 

@@ -8,7 +8,7 @@ from urllib.parse import urldefrag, urlparse
 
 import pytest
 
-from .conftest import SITE, built_pages
+from .conftest import SITE, all_charts_live, built_pages
 
 CHAPTERS = ["book/intro.html", "book/malshe2011.html", "book/hughes2012.html", "book/malshe2017.html",
             "book/integration.html", "book/reference/model.html", "book/reference/glossary.html",
@@ -74,6 +74,7 @@ def test_internal_links_resolve(page):
 def test_page_loads_in_chromium_without_errors(page, site_url, watched):
     watched.page.goto(f"{site_url}/{page}", wait_until="load")
     watched.page.wait_for_timeout(300)
+    all_charts_live(watched.page)
     for fig in watched.page.locator(".smi-figure").all():
         fig.locator(".smi-vis svg").first.wait_for(timeout=10_000)
     assert not watched.errors, f"{page}: {watched.errors}"
