@@ -8,7 +8,8 @@ SVG into the page at build time, from the path data of the very script the theme
 icons are the theme's, at its version), and :func:`drop_script` removes the script tag; the few
 CSS rules the script injected at run time are in ``static/smi.css`` (``.svg-inline--fa``). The
 theme's stylesheet still draws a few icons itself (CSS pseudo-elements, e.g. admonition titles)
-with Font Awesome's solid webfont, which a page with such an element loads as before.
+with Font Awesome's webfonts (the solid one alone is 153 KiB): :func:`subset_webfonts` cuts each
+down to the glyphs the site's stylesheets name, a few KiB.
 """
 from __future__ import annotations
 
@@ -81,8 +82,51 @@ def drop_script(page: str) -> str:
     return _SCRIPT.sub("", page)
 
 
+# a glyph a stylesheet names: Font Awesome's private-use code points, written as the character
+# (the theme's minified CSS) or as a CSS escape ("\f05a")
+_GLYPH = re.compile(r"[\ue000-\uf8ff]|\\(f[0-9a-fA-F]{3})\b")
+
+
+_RULE = re.compile(r"([^{}]*)\{([^{}]*)\}")
+# Font Awesome's own rules, one per icon class (`.fa-bars:before{content:...}`): the theme's CSS
+# carries all ~1,400 of them, but no element of the site has such a class any more (inline_icons)
+_FA_CLASS_RULE = re.compile(r"\.fa-[\w-]+:{1,2}(?:before|after)")
+
+
+def css_glyphs(static: Path) -> set[int]:
+    """Every Font Awesome code point the site's stylesheets draw (admonition titles, links...),
+    leaving out the per-class rules of icons no page carries."""
+    found = set()
+    for css in static.rglob("*.css"):
+        for rule in _RULE.finditer(css.read_text(encoding="utf-8", errors="replace")):
+            selectors = [sel.strip() for sel in rule.group(1).split(",")]
+            if all(_FA_CLASS_RULE.fullmatch(sel) for sel in selectors):
+                continue
+            for m in _GLYPH.finditer(rule.group(2)):
+                found.add(int(m.group(1), 16) if m.group(1) else ord(m.group(0)))
+    return found
+
+
+def subset_webfonts(outdir: Path) -> None:
+    """Font Awesome's webfonts in the built site, cut to the glyphs the stylesheets name (same
+    file names, so the theme's @font-face rules keep working; woff2 needs the brotli package)."""
+    from fontTools import subset
+
+    glyphs = css_glyphs(outdir / "_static")
+    for font in sorted((outdir / "_static" / "vendor" / "fontawesome" / "webfonts").glob("*")):
+        if font.suffix not in (".woff2", ".ttf"):
+            continue
+        options = subset.Options(flavor="woff2" if font.suffix == ".woff2" else None, ignore_missing_unicodes=True)
+        loaded = subset.load_font(str(font), options)
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(unicodes=glyphs)
+        subsetter.subset(loaded)
+        subset.save_font(loaded, str(font), options)
+
+
 def rewrite_site(outdir: Path) -> None:
-    """Every page of the built site: icons inlined, the script gone; the script itself removed."""
+    """Every page of the built site: icons inlined, the script gone; the script itself removed;
+    the webfonts cut to the glyphs the stylesheets use."""
     for page in outdir.rglob("*.html"):
         text = page.read_text(encoding="utf-8")
         new = drop_script(inline_icons(text))
@@ -90,3 +134,4 @@ def rewrite_site(outdir: Path) -> None:
             page.write_text(new, encoding="utf-8")
     for f in (outdir / "_static" / "scripts").glob("fontawesome.js*"):
         f.unlink()
+    subset_webfonts(outdir)

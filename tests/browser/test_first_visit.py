@@ -178,3 +178,41 @@ def test_the_site_ships_no_font_awesome_script():
     assert not list(SITE.glob("_static/scripts/fontawesome.js*"))
     for p in built_pages():
         assert "fontawesome.js" not in (SITE / p).read_text(encoding="utf-8"), p
+
+
+FONT_JS = """async () => {
+  const title = document.querySelector('.admonition-title');
+  const style = getComputedStyle(title, '::after');
+  const glyph = style.content.replace(/^"|"$/g, '');
+  const family = style.fontFamily, weight = style.fontWeight;
+  const loaded = await document.fonts.load(`${weight} 20px ${family}`, glyph);
+  const ctx = document.createElement('canvas').getContext('2d');
+  const width = font => { ctx.font = font; return ctx.measureText(glyph).width; };
+  return {code: glyph.codePointAt(0), family, faces: loaded.length,
+          icon: width(`${weight} 20px ${family}`), fallback: width(`${weight} 20px monospace`)};
+}"""
+
+
+def test_the_theme_icon_font_holds_what_the_stylesheets_draw_and_little_else(site_url, watched):
+    """The theme's stylesheets draw a few icons with Font Awesome's webfonts (an admonition's
+    title, for one): the build cuts those fonts to the glyphs the stylesheets name (icons.py), so
+    the page gets a few KiB instead of 153 KiB, and the icon is still drawn from the font."""
+    from fontTools.ttLib import TTFont
+
+    from smi_charts.icons import css_glyphs
+
+    glyphs = css_glyphs(SITE / "_static")
+    assert 5 <= len(glyphs) < 60, sorted(map(hex, glyphs))  # the theme's --pst-icon-* set, not all ~1,400
+    fonts = SITE / "_static" / "vendor" / "fontawesome" / "webfonts"
+    solid = fonts / "fa-solid-900.woff2"
+    assert solid.stat().st_size < 10 * 1024, solid.stat().st_size
+    cmap = set(TTFont(solid).getBestCmap())
+    page = watched.page
+    seen = _requests(page)
+    page.goto(f"{site_url}/book/malshe2011.html", wait_until="load")
+    drawn = page.evaluate(FONT_JS)
+    assert "Font Awesome" in drawn["family"] and drawn["faces"] >= 1, drawn
+    assert drawn["code"] in glyphs and drawn["code"] in cmap, drawn
+    assert drawn["icon"] > 0 and drawn["icon"] != drawn["fallback"], drawn  # the font's glyph, not a fallback's
+    assert any("fa-solid-900.woff2" in u for u in seen)
+    assert not watched.errors, watched.errors
