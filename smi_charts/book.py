@@ -11,7 +11,10 @@ chart, in the table and in the alt text, with a caption line saying what it mean
 from __future__ import annotations
 
 import base64
+import json
+import math
 import os
+import re
 
 import altair as alt
 import pandas as pd
@@ -33,9 +36,127 @@ LAB_FOR = {"linkages": "linkage_lab.ipynb", "capabilities": "capability_lab.ipyn
            "chain": "capability_lab.ipynb", "dynamics": "dysfunction_lab.ipynb"}
 
 
-def _svg_data_uri(spec: dict) -> str:
-    svg = vlc.vegalite_to_svg(spec, vl_version="6.4")
+def _svg(spec: dict) -> str:
+    return vlc.vegalite_to_svg(spec, vl_version="6.4")
+
+
+def _data_uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+def _svg_data_uri(spec: dict) -> str:
+    return _data_uri(_svg(spec))
+
+
+# Phones: smi.js embeds a chart whose box is narrower than its NARROW (600) px with titles and
+# long labels wrapped (narrowSpec), then narrows the plot until it fits the box (fitWidth). The
+# narrow fallback is that same chart, drawn here for a 390 px phone's box, so the live chart takes
+# the fallback's height and nothing below moves when it replaces it. Keep in step with smi.js.
+NARROW_BOX = 358  # the chart's box on a 390 px wide screen
+MIN_PLOT = 100
+_SVG_SIZE = re.compile(r'<svg[^>]*?\swidth="([\d.]+)"[^>]*?\sheight="([\d.]+)"')
+
+
+def _wrap_lines(text, chars: int):
+    """smi.js wrapLines: a string or a list of lines (one paragraph) in lines of ``chars`` at most."""
+    if isinstance(text, list):
+        text = " ".join(text)
+    if not isinstance(text, str) or len(text) <= chars:
+        return text
+    lines = [""]
+    for word in text.split(" "):
+        last = lines[-1]
+        if last and len(last + " " + word) > chars:
+            lines.append(word)
+        else:
+            lines[-1] = last + " " + word if last else word
+    return lines
+
+
+# smi.js WRAP_LABEL: a long category label on two lines
+_BEFORE = "lastindexof(slice(datum.label, 0, ceil(length(datum.label) / 2) + 4), ' ')"
+_SPLIT_AT = f"({_BEFORE} > 0 ? {_BEFORE} : indexof(datum.label, ' '))"
+WRAP_LABEL = (f"length(datum.label) > 16 && {_SPLIT_AT} > 0 ? [slice(datum.label, 0, {_SPLIT_AT}), "
+              f"slice(datum.label, {_SPLIT_AT} + 1)] : datum.label")
+
+
+def narrow_spec(spec: dict, box: int) -> dict:
+    """smi.js narrowSpec, on a copy."""
+    spec = json.loads(json.dumps(spec))
+    t = spec.get("title")
+    if isinstance(t, (str, list)):
+        spec["title"] = _wrap_lines(t, box // 9)
+    elif isinstance(t, dict):
+        t["text"] = _wrap_lines(t.get("text"), box // 9)
+        if t.get("subtitle"):
+            t["subtitle"] = _wrap_lines(t["subtitle"], int(box / 7.5))
+    wrapped = False
+
+    def units(s) -> None:
+        nonlocal wrapped
+        if not isinstance(s, dict):
+            return
+        mark = s.get("mark")
+        if mark == "text" or (isinstance(mark, dict) and mark.get("type") == "text"):
+            s["mark"] = {"type": "text", **(mark if isinstance(mark, dict) else {}), "lineBreak": "  "}
+        enc = s.get("encoding") or {}
+        color = enc.get("color")
+        if color and color.get("legend", {}) is not None:
+            color["legend"] = {**(color.get("legend") or {}), "labelExpr": WRAP_LABEL}
+        for ch in ("x", "y"):
+            e = enc.get(ch)
+            if not e or ("axis" in e and e["axis"] is None):
+                continue
+            if e.get("title"):
+                e["title"] = _wrap_lines(e["title"], box // 9)
+            if ch == "y" and e.get("type") == "nominal":
+                e["axis"] = {**(e.get("axis") or {}), "labelExpr": WRAP_LABEL}
+                wrapped = True
+        for layer in s.get("layer") or []:
+            units(layer)
+        units(s.get("spec"))
+
+    units(spec)
+    if wrapped and isinstance(spec.get("height"), (int, float)) and not isinstance(spec.get("height"), bool):
+        spec["height"] = math.floor(spec["height"] * 1.5 + 0.5)
+    return spec
+
+
+def _narrow_svg(spec: dict, box: int = NARROW_BOX) -> str:
+    """The chart as smi.js draws it in a ``box`` px wide box: narrowSpec, then fitWidth's passes."""
+    spec = narrow_spec(spec, box)
+    designed, svg = spec.get("width"), _svg(spec)
+    if not isinstance(designed, (int, float)):
+        return svg
+    for _ in range(4):
+        over = float(_SVG_SIZE.search(svg).group(1)) - box
+        target = math.floor(max(MIN_PLOT, min(designed, spec["width"] - over)) + 0.5)
+        if abs(target - spec["width"]) < 1:
+            break
+        spec["width"] = target
+        svg = _svg(spec)
+    return svg
+
+
+def _placeholder_controls(spec: dict) -> list[dict]:
+    """What Vega's bindings will show for each bound parameter (name, input, value, options)."""
+    out = []
+    for p in spec.get("params") or []:
+        bind = p.get("bind")
+        if not isinstance(bind, dict) or bind.get("input") not in ("range", "select"):
+            continue
+        c = {"input": bind["input"], "name": bind.get("name", p["name"]), "value": p.get("value")}
+        if bind["input"] == "range":
+            step = str(bind.get("step", 1))
+            digits = len(step) - step.index(".") - 1 if "." in step else 0
+            c.update(min=bind.get("min"), max=bind.get("max"), step=bind.get("step"),
+                     text=f"{float(p.get('value', 0)):.{digits}f}")
+        else:
+            labels = bind.get("labels") or []
+            c["options"] = [(o, str(labels[i]) if i < len(labels) else str(o), o == p.get("value"))
+                            for i, o in enumerate(bind["options"])]
+        out.append(c)
+    return out
 
 
 def _table_html(df: pd.DataFrame, key: str | None = None, caption: str | None = None, key_columns: int = 1) -> str:
@@ -71,7 +192,8 @@ def figure_html(key: str, chart: alt.TopLevelMixin | dict, title: str, alt_text:
     # the case-preset menu: smi.js sets every control to the chosen preset's values
     presets = [(k, p["title"]) for k, p in (live.get("presets") or {}).items()]
     return render("figure.html.j2", key=key, title=title, alt_text=alt_text, note=note,
-                  image=_svg_data_uri(spec), lab_url=LABS_URL + LAB_FOR[lab] if lab else None,
+                  image=_svg_data_uri(spec), narrow_image=_data_uri(_narrow_svg(spec)),
+                  controls=_placeholder_controls(spec), lab_url=LABS_URL + LAB_FOR[lab] if lab else None,
                   presets=presets, preset=live.get("preset"),
                   numbers=Markup(_table_html(numbers, key=key if keyed else None, key_columns=key_columns)),
                   spec=json_for_script(spec), live=json_for_script(live))

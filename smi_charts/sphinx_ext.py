@@ -112,8 +112,9 @@ def _page_assets(app, pagename, templatename, context, doctree) -> None:
 
 
 # An explorable's fallback image (an SVG data URI) gets its size as width/height, so its box is
-# laid out before the image is decoded and nothing below it moves when it appears (CLS).
-_FALLBACK = re.compile(r'<img class="smi-fallback" src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"')
+# laid out before the image is decoded and nothing below it moves when it appears (CLS); the
+# phone's narrow fallback too.
+_FALLBACK = re.compile(r'<img class="smi-fallback(?:-narrow)?" src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"')
 _SVG_PX = re.compile(r'<svg[^>]*?\swidth="([\d.]+)(?:px)?"[^>]*?\sheight="([\d.]+)(?:px)?"')
 
 

@@ -40,7 +40,8 @@
 
   /* Phones. A chart whose box is narrower than NARROW px is embedded with its long titles
    * wrapped into lines and its long category labels into two lines (bands made taller to hold
-   * them). Once drawn, and on every resize, the plot narrows by whatever still overflows the box
+   * them). smi_charts/book.py draws the phone's fallback the same way (narrow_spec, _narrow_svg):
+   * keep them in step. Once drawn, and on every resize, the plot narrows by whatever still overflows the box
    * (never below MIN_PLOT px, never wider than designed): nothing is cut and the page never
    * scrolls sideways. */
   var NARROW = 600, MIN_PLOT = 100;
@@ -144,6 +145,9 @@
     nearView.observe(el);
   }
   var queued = {};
+  // smi_charts.book.narrow_spec draws the narrow fallback the same way (the two are compared in
+  // tests/browser/test_first_visit.py)
+  window.smiNarrowSpec = narrowSpec;
   window.smiEmbed = function (id) {
     var fig = document.getElementById(id);
     if (!fig || queued[id]) { return; }
@@ -165,6 +169,9 @@
     if (vis.clientWidth && vis.clientWidth < NARROW) { spec = narrowSpec(spec, vis.clientWidth); }
     window.vegaEmbed(vis, spec, { actions: false, renderer: "svg" }).then(function (res) {
       fig.classList.add("smi-live");
+      // the placeholder controls held the place of Vega's (smi.css): Vega's stand there now
+      var placeholder = fig.querySelector(".smi-controls-placeholder");
+      if (placeholder) { placeholder.parentNode.removeChild(placeholder); }
       var fit = function () { fitWidth(res.view, vis, designed, 4); };
       fit();
       var pending = false;
@@ -221,6 +228,8 @@
             fig.dispatchEvent(new CustomEvent("smi:preset", { bubbles: true, detail: select.value }));
           });
         });
+        select.disabled = false;
+        menu.querySelector(".smi-load").disabled = false;
         menu.hidden = false;
       }
       update();

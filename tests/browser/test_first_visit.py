@@ -4,6 +4,8 @@
 - Vega (the vendored bundle) is not requested while no explorable is near the screen, nor ever on
   a page without explorables; scrolling to an explorable requests it once, and the chart then
   runs (a control moves it);
+- an explorable already on screen goes live without moving the page (layout shift ~0), on a
+  wide screen and on a phone;
 - Font Awesome's script is never requested, and every icon of the theme's header and buttons is
   drawn (inline SVG, non-zero size);
 - nothing is requested from another host.
@@ -79,14 +81,14 @@ def test_vega_is_loaded_once_when_an_explorable_nears_the_screen(site_url, watch
     assert not watched.external, watched.external
 
 
-@pytest.mark.xfail(strict=True, reason="not done (issue 14): the live chart is taller than its fallback image "
-                   "(its controls, the case-preset menu), so what follows an explorable on screen moves down "
-                   "when it goes live (~0.08 here)")
-def test_an_explorable_in_view_replaces_its_fallback_without_moving_the_page(site_url, watched):
+@pytest.mark.parametrize("width, height", [(1280, 720), (390, 844)], ids=["desktop", "phone"])
+def test_an_explorable_in_view_replaces_its_fallback_without_moving_the_page(width, height, site_url, watched):
     """An explorable in the first screen: Vega is requested at once, and the live chart takes
-    the fallback's place with no layout shift of what was on screen (CLS ~0)."""
+    the fallback's place with no layout shift of what was on screen (CLS ~0), on a wide screen
+    and on a phone (whose fallback is the narrow chart smi.js draws there): the fallback holds
+    the live chart's height, placeholder controls and the disabled preset menu hold theirs."""
     page = watched.page
-    page.set_viewport_size({"width": 1280, "height": 720})
+    page.set_viewport_size({"width": width, "height": height})
     page.add_init_script("""
       window.__shifts = 0;
       new PerformanceObserver(l => { for (const e of l.getEntries()) if (!e.hadRecentInput) window.__shifts += e.value; })
@@ -216,3 +218,29 @@ def test_the_theme_icon_font_holds_what_the_stylesheets_draw_and_little_else(sit
     assert drawn["icon"] > 0 and drawn["icon"] != drawn["fallback"], drawn  # the font's glyph, not a fallback's
     assert any("fa-solid-900.woff2" in u for u in seen)
     assert not watched.errors, watched.errors
+
+
+PAGES_WITH_EXPLORABLES = [p for p in built_pages()
+                          if re.search(r'<script type="application/json" id="smi-[^"]+-spec">', (SITE / p).read_text(encoding="utf-8"))]
+NARROW_JS = """boxes => [...document.querySelectorAll('script[id$="-spec"]')].map(s => {
+  const spec = JSON.parse(s.textContent);
+  return {id: s.id, spec, narrow: boxes.map(b => window.smiNarrowSpec(JSON.parse(s.textContent), b))};
+})"""
+
+
+@pytest.mark.parametrize("path", PAGES_WITH_EXPLORABLES)
+def test_the_narrow_fallback_is_drawn_as_smi_js_narrows_the_live_chart(path, site_url, watched):
+    """The phone fallback image (smi_charts.book.narrow_spec, at build time) and the live chart on
+    a phone (smi.js narrowSpec) must be the same chart, or the swap moves the page: the two
+    implementations give the same spec for every explorable, at several box widths."""
+    from smi_charts.book import NARROW_BOX, narrow_spec
+
+    page = watched.page
+    page.goto(f"{site_url}/{path}", wait_until="load")
+    boxes = [288, NARROW_BOX, 560]
+    found = page.evaluate(NARROW_JS, boxes)
+    assert found, path
+    for f in found:
+        for box, js in zip(boxes, f["narrow"]):
+            assert narrow_spec(f["spec"], box) == js, (f["id"], box)
+        assert f["narrow"][0] != f["spec"], f["id"]  # narrowing changes something (the check can fail)
