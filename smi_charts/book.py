@@ -44,8 +44,12 @@ def _data_uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
-def _svg_data_uri(spec: dict) -> str:
-    return _data_uri(_svg(spec))
+def _image(svg: str) -> dict:
+    """A fallback image: its data URI and, as the <img>'s width/height, its size, so its box is laid
+    out before the image is decoded and nothing below it moves when it appears (CLS)."""
+    size = _SVG_SIZE.search(svg)
+    width, height = (round(float(v)) for v in size.groups()) if size else (None, None)
+    return {"src": _data_uri(svg), "width": width, "height": height}
 
 
 # Phones: smi.js embeds a chart whose box is narrower than its NARROW (600) px with titles and
@@ -192,7 +196,7 @@ def figure_html(key: str, chart: alt.TopLevelMixin | dict, title: str, alt_text:
     # the case-preset menu: smi.js sets every control to the chosen preset's values
     presets = [(k, p["title"]) for k, p in (live.get("presets") or {}).items()]
     return render("figure.html.j2", key=key, title=title, alt_text=alt_text, note=note,
-                  image=_svg_data_uri(spec), narrow_image=_data_uri(_narrow_svg(spec)),
+                  image=_image(_svg(spec)), narrow_image=_image(_narrow_svg(spec)),
                   controls=_placeholder_controls(spec), lab_url=LABS_URL + LAB_FOR[lab] if lab else None,
                   presets=presets, preset=live.get("preset"),
                   numbers=Markup(_table_html(numbers, key=key if keyed else None, key_columns=key_columns)),

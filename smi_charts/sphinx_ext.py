@@ -25,7 +25,6 @@
 """
 from __future__ import annotations
 
-import base64
 import gzip
 import html
 import posixpath
@@ -96,8 +95,6 @@ def _page_assets(app, pagename, templatename, context, doctree) -> None:
         # Sphinx restores its JS list before each page (priority: before smi.js). A chapter's
         # explorables load the bundle themselves, when one nears the screen (smi.js).
         app.add_js_file(BUNDLE, priority=400)
-    if "smi-fallback" in body:
-        body = _FALLBACK.sub(_sized_fallback, body)
     if "smi-diagram-svg" in body:
         body = _diagram_images(app, pagename, body)
     body = re.sub(r'(<div class="citation" id="[^"]*") role="doc-biblioentry"', r'\1 role="listitem"', body)
@@ -109,21 +106,6 @@ def _page_assets(app, pagename, templatename, context, doctree) -> None:
                     f"Jupyter notebook (.ipynb)</a>: it runs as-is in JupyterLab with the project's environment.</p>\n"
                     + body)
     context["body"] = body
-
-
-# An explorable's fallback image (an SVG data URI) gets its size as width/height, so its box is
-# laid out before the image is decoded and nothing below it moves when it appears (CLS); the
-# phone's narrow fallback too.
-_FALLBACK = re.compile(r'<img class="smi-fallback(?:-narrow)?" src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"')
-_SVG_PX = re.compile(r'<svg[^>]*?\swidth="([\d.]+)(?:px)?"[^>]*?\sheight="([\d.]+)(?:px)?"')
-
-
-def _sized_fallback(m: re.Match) -> str:
-    size = _SVG_PX.search(base64.b64decode(m.group(1))[:2000].decode("utf-8", "replace"))
-    if not size:
-        return m.group(0)
-    w, h = (round(float(v)) for v in size.groups())
-    return f'{m.group(0)} width="{w}" height="{h}"'
 
 
 class DiagramDirective(SphinxDirective):
