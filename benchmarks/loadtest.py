@@ -65,17 +65,21 @@ EXPORT_JS = "(document.querySelector('.smi-lab a.smi-export') || {}).href || ''"
 
 
 class RssSampler(threading.Thread):
-    """Peak RSS of the Voila process tree, sampled every 2 s."""
+    """Peak RSS of the Voila process tree, and the machine's 1-minute load average, sampled every
+    2 s: the load says whether the 2 cores were this test's alone (the test itself keeps it near
+    2-4; other jobs on the machine push it far higher and slow every visitor)."""
 
     def __init__(self, server: bv.Server):
         super().__init__(daemon=True)
         self.server, self.peak, self.stop = server, 0.0, threading.Event()
+        self.loads: list[float] = []
 
     def run(self) -> None:
         while not self.stop.wait(2.0):
             mb = self.server.tree_rss_mb()
             if mb == mb:  # not NaN
                 self.peak = max(self.peak, mb)
+            self.loads.append(os.getloadavg()[0])
 
 
 async def protocol_visitor(url: str, out: dict) -> tuple[float, str | None]:
@@ -147,11 +151,15 @@ def main() -> None:
         idle_server = idle - server.kernels_rss_mb()
         emit("loadtest_rss_idle_mb", idle, f"MB (Voila server + {len(server.kernels())} pooled kernels, before any "
                                            f"visitor{'' if ok else '; pools NOT settled'})")
+        bv._wait_machine_quiet()  # the pools' own start-up must not be counted against the first visitors
         sampler.start()
         t0 = time.perf_counter()
         times, errors, served = asyncio.run(arrivals(server))
         emit("loadtest_duration_s", time.perf_counter() - t0,
              f"s ({VISITORS} visitors, one every {ARRIVAL_GAP_S:g} s, each staying {DWELL_S:g} s once served)")
+        loads = sampler.loads or [math.nan]
+        emit("loadtest_load_avg_mean", sum(loads) / len(loads),
+             f"(1-minute load average over the arrivals, mean; max {max(loads):.1f}; 2 cores)")
         failures = sum(1 for t in times if t == math.inf)
         emit("loadtest_served", VISITORS - failures, f"visitors (of {VISITORS}) who got a live lab")
         emit("loadtest_failures", failures, "visitors (error page, no lab within "
