@@ -22,6 +22,7 @@ from smi.data import CAPABILITIES, LEVERS, Theory, split_tokens
 from smi.model import CAPABILITY_OUTPUTS, LINKAGE_OUTPUTS, Compiled
 
 Weight = Callable[[str], str]  # parameter name (data/parameters.csv) -> Vega expression
+Read = Callable[[str], str]    # variable input name -> Vega expression (default: the parameter itself)
 
 
 def literal(x: float) -> str:
@@ -62,13 +63,14 @@ class DrawFields:
 class _Gen:
     """Builds the calculations: input-independent weight arithmetic first (``wn_*``), then outputs."""
 
-    def __init__(self, weight: Weight, variable: set[str], fixed: Mapping[str, float]):
+    def __init__(self, weight: Weight, variable: set[str], fixed: Mapping[str, float], read: Read | None = None):
         self.weight, self.variable, self.fixed = weight, variable, fixed
+        self.read = read or (lambda name: name)
         self.prelude: list[tuple[str, str]] = []
 
     def ref(self, name: str) -> str:
-        """A slider's parameter name, or the fixed value for an input without a slider."""
-        return name if name in self.variable else literal(self.fixed[name])
+        """A slider's parameter (as ``read`` reads it), or the fixed value for an input without a slider."""
+        return self.read(name) if name in self.variable else literal(self.fixed[name])
 
     def let(self, field: str, e: str) -> str:
         """A constant stays inline; a per-row weight expression becomes one prelude field."""
@@ -146,9 +148,12 @@ def _capabilities(g: _Gen, c: Compiled, connection: str) -> list[tuple[str, str]
 
 
 def linkage_calculations(c: Compiled, variable: set[str], fixed: Mapping[str, float],
-                         weight: Weight | None = None) -> list[tuple[str, str]]:
-    """Fields: any ``wn_*`` weight shares, the five linkages, then ``smi_connection``."""
-    g = _Gen(weight or shipped(c.theory), variable, fixed)
+                         weight: Weight | None = None, read: Read | None = None) -> list[tuple[str, str]]:
+    """Fields: any ``wn_*`` weight shares, the five linkages, then ``smi_connection``.
+
+    ``read`` says how an expression reads a variable input; by default it is the parameter of that
+    name (a slider), but a table of probes may read some inputs from the row instead."""
+    g = _Gen(weight or shipped(c.theory), variable, fixed, read)
     out = _linkages(g, c)
     assert [f for f, _ in out] == LINKAGE_OUTPUTS
     return g.prelude + out
@@ -156,13 +161,14 @@ def linkage_calculations(c: Compiled, variable: set[str], fixed: Mapping[str, fl
 
 def capability_calculations(c: Compiled, variable: set[str], fixed: Mapping[str, float],
                             connection: str = "datum.smi_connection",
-                            weight: Weight | None = None) -> list[tuple[str, str]]:
+                            weight: Weight | None = None, read: Read | None = None) -> list[tuple[str, str]]:
     """Fields: any ``wn_*`` weight shares, lever integration, SMI functioning, synergy and the
     capabilities (spill-over order).
 
     ``connection`` is an expression: ``datum.smi_connection`` after :func:`linkage_calculations`,
-    or the ``smi_connection`` slider in a capabilities-only explorable.
+    or the ``smi_connection`` slider in a capabilities-only explorable. ``read``: as in
+    :func:`linkage_calculations`.
     """
-    g = _Gen(weight or shipped(c.theory), variable, fixed)
+    g = _Gen(weight or shipped(c.theory), variable, fixed, read)
     out = _capabilities(g, c, connection)
     return g.prelude + out

@@ -378,6 +378,21 @@ def test_work_on_first_follows_the_sensitivity_ranking():
     assert not set(p.work_on_first.input) & set(THEORY.input_names(kind="context"))
 
 
+def test_the_pages_model_spec_probes_every_actionable_input_at_both_ends():
+    """The browser's "work on first" is computed by the Vega spec model_spec generates; it must probe
+    what smi.sensitivity probes (each actionable input alone at its min and max) and take every
+    input the questions set (tests/browser/test_healthcheck.py compares the rankings)."""
+    from smi_charts import healthcheck as hc
+
+    spec = hc.model_spec(Q)
+    probes = next(d for d in spec["data"] if d["name"] == "probes")["values"]
+    inp = THEORY.inputs.set_index("name")
+    expected = [(n, end, float(inp.loc[n, end])) for n in qn.actionable_inputs(THEORY) for end in ("min", "max")]
+    assert [(r["name"], r["end"], r["at"]) for r in probes if r["end"] != "now"] == expected
+    assert {s["name"] for s in spec["signals"]} >= set(Q.weights)
+    assert {d["name"] for d in spec["data"]} >= {"now", "work", "weakest", "alerts"}
+
+
 def test_a_perfect_firm_has_nothing_to_work_on_and_no_alert():
     a = answers(5)
     for qid in Q.ids:
@@ -414,18 +429,15 @@ def test_export_and_code_round_trip():
     assert digits == "".join(str(a[q]) for q in Q.ids)  # base64 of the answers, in question order
 
 
-@pytest.mark.parametrize("code,reason", [
+# bad codes and exports with what the refusal must say (the page's JS is held to them too:
+# tests/browser/test_healthcheck.py)
+BAD_CODES = [
     ("hello", "not a health-check code"),
     ("hc1.00000000.MzMz", "different version of the questionnaire"),
     (f"hc1.{Q.fingerprint}.!!!", "not valid base64"),
     (f"hc1.{Q.fingerprint}.MzMz", "must carry"),
-])
-def test_bad_codes_say_why(code, reason):
-    with pytest.raises(ValueError, match=reason):
-        qio.decode_code(code)
-
-
-@pytest.mark.parametrize("mutate,reason", [
+]
+BAD_EXPORTS = [
     (lambda d: "{not json", "not valid JSON"),
     (lambda d: [d], "expected a JSON object"),
     (lambda d: {**d, "format": "other"}, "not a health-check export"),
@@ -434,7 +446,16 @@ def test_bad_codes_say_why(code, reason):
     (lambda d: {**d, "answers": {**d["answers"], "soc-rapport-field": 8}}, r"soc-rapport-field \(value 8\)"),
     (lambda d: {**d, "inputs": {**d["inputs"], "rapport": 0.123}}, "do not follow from its answers"),
     (lambda d: {k: v for k, v in d.items() if k != "inputs"}, "'inputs' must be an object"),
-])
+]
+
+
+@pytest.mark.parametrize("code,reason", BAD_CODES)
+def test_bad_codes_say_why(code, reason):
+    with pytest.raises(ValueError, match=reason):
+        qio.decode_code(code)
+
+
+@pytest.mark.parametrize("mutate,reason", BAD_EXPORTS)
 def test_malformed_exports_say_why(mutate, reason):
     doc = qio.export(pattern(5))
     with pytest.raises(ValueError, match=reason):

@@ -3,9 +3,11 @@
  * Everything runs in this browser. The health check keeps the reader's answers in localStorage
  * (key smi:<page>:<component key>), computes the profile from data the book emits at build
  * time (smi_charts/healthcheck.py: the question -> input mapping, labels, propositions, the
- * dysfunction grid and the Vega-Lite spec of the model's chain) and exports answers as a JSON
- * file (a Blob URL) or a short code. The debrief reads exported files with FileReader; nothing
- * is sent anywhere.
+ * Vega-Lite spec of the model's chain and a Vega spec of the model that also probes, ranks and
+ * estimates dysfunction risk -- model_spec) and exports answers as a JSON file (a Blob URL) or a
+ * short code. The debrief reads exported files with FileReader; nothing is sent anywhere, so
+ * codes and files are checked here, mirroring smi_charts.questionnaire_io (the browser tests
+ * hold the two to the same cases).
  *
  * The charts need the book's offline Vega bundle, which smi_charts/sphinx_ext.py adds to every
  * page whose HTML mentions smiEmbed( -- as this inlined file does.
@@ -35,17 +37,6 @@
   function questionsText(numbers) {
     if (!numbers.length) { return ""; }
     return (numbers.length === 1 ? "question " : "questions ") + numbers.join(", ");
-  }
-
-  /* Values ranked the way smi.questionnaire ranks them: rounded, ties broken by name. */
-  function ranked(values, ascending, digits) {
-    var f = Math.pow(10, digits);
-    function r(v) { return Math.round(v * f) / f; }
-    return Object.keys(values).sort(function (a, b) {
-      var va = r(values[a]), vb = r(values[b]);
-      if (va !== vb) { return ascending ? va - vb : vb - va; }
-      return a < b ? -1 : (a > b ? 1 : 0);
-    });
   }
 
   // ------------------------------------------------------------------ answers -> inputs
@@ -156,33 +147,35 @@
 
   // ------------------------------------------------------------------ the model in the browser
 
-  /* A headless Vega view of the chain explorable: set the inputs, read every computed field.
-   * (vega-embed into an element that is never shown, with no renderer: the bundle publishes
-   * vegaEmbed, not a usable `vega` global.) */
+  /* A headless Vega view of the model spec smi_charts.healthcheck.model_spec generates: set the
+   * inputs (its signals), read the firm's outputs, what to work on first, the weakest links, the
+   * alerts and the dysfunction-risk estimate, all computed by the view from expressions generated from the model -- nothing of
+   * the model, the probing or the ranking is restated here. (vega-embed into an element that is
+   * never shown, with no renderer: the bundle publishes vegaEmbed, not a usable `vega` global.) */
   function Model(spec) {
-    this.params = {};
     var self = this;
-    (spec.params || []).forEach(function (p) { self.params[p.name] = true; });
-    this.queue = window.vegaEmbed(document.createElement("div"), spec, { actions: false, renderer: "none" })
+    this.params = paramNames(spec.signals);
+    this.risk = spec.data.some(function (d) { return d.name === "risk"; });  // the debrief's has none
+    this.queue = window.vegaEmbed(document.createElement("div"), spec, { actions: false, renderer: "none", mode: "vega" })
       .then(function (res) { self.view = res.view; });
-    this.dataset = null;
+  }
+
+  /* The names of a spec's parameters (Vega-Lite params or Vega signals), as a set. */
+  function paramNames(list) {
+    var out = {};
+    (list || []).forEach(function (p) { out[p.name] = true; });
+    return out;
   }
 
   function applyInputs(view, params, inputs) {
     Object.keys(inputs).forEach(function (n) { if (params[n]) { view.signal(n, inputs[n]); } });
   }
 
-  function foldedRows(view, known) {
-    if (known) { return { name: known, rows: view.data(known) }; }
-    var names = Object.keys(view.getState({ data: function () { return true; }, signals: function () { return false; } }).data || {});
-    for (var i = 0; i < names.length; i++) {
-      var rows;
-      try { rows = view.data(names[i]); } catch (e) { continue; }
-      if (rows && rows.length && "output" in rows[0] && "value" in rows[0] && "smi_functioning" in rows[0]) {
-        return { name: names[i], rows: rows };
-      }
-    }
-    throw new Error("the chain chart has no output data");
+  /* The numeric fields of a row (the firm's outputs, without the probe bookkeeping). */
+  function numericFields(row) {
+    var out = {};
+    Object.keys(row).forEach(function (k) { if (typeof row[k] === "number") { out[k] = row[k]; } });
+    return out;
   }
 
   Model.prototype.run = function (inputs) {
@@ -191,90 +184,22 @@
       applyInputs(self.view, self.params, inputs);
       return self.view.runAsync();
     }).then(function () {
-      var found = foldedRows(self.view, self.dataset);
-      self.dataset = found.name;
-      var out = {};
-      Object.keys(found.rows[0]).forEach(function (k) { if (typeof found.rows[0][k] === "number") { out[k] = found.rows[0][k]; } });
-      return out;
+      var v = self.view;
+      return { now: numericFields(v.data("now")[0]), work: v.data("work"), weakest: v.data("weakest"),
+               alerts: v.data("alerts"), risk: self.risk ? v.data("risk")[0] : null };
     });
     this.queue = job.catch(function () { /* the caller reports it */ });
     return job;
   };
 
-  var STALE = { stale: true };  // thrown to drop a computation the reader has overtaken
-
-  /* What to work on first: each actionable input moved alone to either end of its range, the gain
-   * in the first output (smi.questionnaire's one-at-a-time sensitivity, run through the same
-   * generated model), the largest gains first. */
-  function workOnFirst(data, model, inputs, baseline, check) {
-    var atMin = {}, atMax = {}, chain = Promise.resolve();
-    function at(name, value) { var x = Object.assign({}, inputs); x[name] = value; return model.run(x); }
-    data.actionable.forEach(function (name) {
-      var meta = data.inputs[name];
-      chain = chain.then(function () { check(); return at(name, meta.min); })
-        .then(function (r) { atMin[name] = r[data.firstOutput]; return at(name, meta.max); })
-        .then(function (r) { atMax[name] = r[data.firstOutput]; });
-    });
-    return chain.then(function () {
-      var gains = {}, moves = {}, all = {};
-      data.actionable.forEach(function (name) {
-        var up = atMax[name] - baseline, down = atMin[name] - baseline;
-        var g = Math.max(Math.max(up, down), 0);
-        all[name] = g;
-        moves[name] = g > 0 ? (up >= down ? "raise" : "lower") : "none";
-        if (Math.round(g * Math.pow(10, data.round)) > 0) { gains[name] = g; }
-      });
-      return ranked(gains, false, data.round).slice(0, data.workOnFirst).map(function (name) {
-        return { input: name, value: inputs[name], gain: all[name], move: moves[name] };
-      });
-    });
-  }
-
-  /* The weakest links: the lowest linkages (each with the input holding it back most) and levers. */
-  function weakestLinks(data, inputs, now) {
-    var link = {}, lev = {};
-    Object.keys(data.linkages).forEach(function (k) { link[k] = now[k]; });
-    data.levers.forEach(function (lv) { lev[lv] = inputs[lv]; });
-    return ranked(link, true, data.round).slice(0, data.weakestPerLayer).map(function (k) {
-      var vals = {};
-      data.linkages[k].members.forEach(function (m) { vals[m] = inputs[m]; });
-      var held = ranked(vals, true, data.round)[0];
-      return { layer: "linkage", name: k, value: link[k], held: held, heldValue: inputs[held] };
-    }).concat(ranked(lev, true, data.round).slice(0, data.weakestPerLayer).map(function (lv) {
-      return { layer: "lever", name: lv, value: lev[lv], held: lv, heldValue: lev[lv] };
-    }));
-  }
-
-  /* Dysfunction risk, estimated from the grid smi.questionnaire.risk_grid precomputed: the cell of
-   * the starting levels, interpolated linearly in the firm's SMI connection. */
-  function dysfunctionRisk(data, inputs, now) {
-    var g = data.grid, idx = 0, field = {};
-    g.inputs.forEach(function (name, i) { idx = idx * (g.steps[i] + 1) + Math.round(inputs[name] * g.steps[i]); });
-    var levels = g.connection, conn = now.smi_connection;
-    var j = Math.min(Math.max(0, Math.floor(conn * (levels.length - 1))), levels.length - 2);
-    var t = (conn - levels[j]) / (levels[j + 1] - levels[j]);
-    g.fields.forEach(function (f, i) { field[f] = g.values[idx][j][i] * (1 - t) + g.values[idx][j + 1][i] * t; });
-    var f0 = now.smi_functioning;
-    return {
-      cumulative_dysfunction: field.cumulative_dysfunction, final_dysfunction: field.final_dysfunction,
-      peak_dysfunction: field.peak_dysfunction,
-      functioning_loss: f0 > 0 ? g.connectionShare * conn * (1 - field.connection_kept) / f0 : 0
-    };
-  }
-
-  /* The whole profile, computed the way smi.questionnaire.profile computes it. */
-  function computeProfile(data, model, inputs, isStale) {
-    function check() { if (isStale && isStale()) { throw STALE; } }
-    return model.run(inputs).then(function (now) {
-      return workOnFirst(data, model, inputs, now[data.firstOutput], check).then(function (work) {
-        var starts = {};  // starting dysfunctions at or above the alert level, strongest first
-        data.dysfunctions.forEach(function (d) { starts[d.input] = inputs[d.input]; });
-        return {
-          inputs: inputs, now: now, work: work, weakest: weakestLinks(data, inputs, now),
-          alerts: ranked(starts, false, data.round).filter(function (n) { return starts[n] >= data.alertLevel; }),
-          dysfunction: dysfunctionRisk(data, inputs, now)
-        };
-      });
+  /* The whole profile, as smi.questionnaire.profile computes it: one run of the model view. */
+  function computeProfile(model, inputs) {
+    return model.run(inputs).then(function (r) {
+      return {
+        inputs: inputs, now: r.now, weakest: r.weakest, dysfunction: r.risk,
+        work: r.work.map(function (w) { return { input: w.name, value: w.value, gain: w.gain, move: w.move }; }),
+        alerts: r.alerts.map(function (a) { return a.name; })
+      };
     });
   }
 
@@ -398,7 +323,7 @@
 
   /* The model (a headless view) and the visible chart, created on the first complete answer set. */
   function ensureModel(ctx) {
-    if (!ctx.model) { ctx.model = new Model(ctx.data.chain); }
+    if (!ctx.model) { ctx.model = new Model(ctx.data.model); }
     if (!ctx.chartReady) {
       ctx.chartReady = embed(document.getElementById(ctx.id + "-chart-vis"), ctx.data.chain)
         .then(function (res) { return res.view; });
@@ -421,11 +346,11 @@
     function stale() { return mine !== ctx.seq; }
     ctx.profileBox.hidden = false;
     root.setAttribute("data-profile", "computing");
-    return computeProfile(ctx.data, ctx.model, inputs, stale).then(function (p) {
+    return computeProfile(ctx.model, inputs).then(function (p) {
       if (stale()) { return null; }
       renderProfile(ctx, p);
       return ctx.chartReady.then(function (view) {
-        applyInputs(view, ctx.model.params, inputs);
+        applyInputs(view, paramNames(ctx.data.chain.params), inputs);
         return view.runAsync();
       }).then(function () {
         if (stale()) { return null; }
@@ -433,9 +358,7 @@
         root.dispatchEvent(new CustomEvent("smi:profile", { bubbles: true }));
         return p;
       });
-    }).catch(function (err) {
-      if (err !== STALE) { console.error("health check " + ctx.id + ": " + err); }
-    });
+    }).catch(function (err) { console.error("health check " + ctx.id + ": " + err); });
   }
 
   function persist(ctx) { save(ctx.data.key, { answers: ordered(ctx.data, ctx.answers) }); }
@@ -466,52 +389,61 @@
     }
   }
 
+  function onAnswer(ctx, radio) {
+    ctx.answers[radio.closest(".smi-hc-q").dataset.qid] = Number(radio.value);
+    persist(ctx);
+    if (ctx.codeBox.hidden === false) { ctx.codeField.value = missingQuestions(ctx).length ? "" : encodeCode(ctx.data, ctx.answers); }
+    refresh(ctx);
+  }
+
+  function onClear(ctx) {
+    forget(ctx.data.key);
+    ctx.answers = {};
+    syncRadios(ctx);
+    ctx.codeField.value = "";
+    ctx.codeBox.hidden = true;
+    ctx.message.textContent = "Your answers were cleared from this browser.";
+    refresh(ctx);
+  }
+
+  function onExport(ctx) {
+    if (missingQuestions(ctx).length) { return; }
+    download("smi-healthcheck.json", JSON.stringify(exportDoc(ctx.data, ctx.answers), null, 2) + "\n");
+    ctx.message.textContent = "Your answers were saved as smi-healthcheck.json in your downloads.";
+  }
+
+  function onMakeCode(ctx) {
+    if (missingQuestions(ctx).length) { return; }
+    ctx.codeField.value = encodeCode(ctx.data, ctx.answers);
+    ctx.codeBox.hidden = false;
+    ctx.codeField.focus();
+    ctx.codeField.select();
+  }
+
+  function onRestore(ctx) {
+    var field = ctx.root.querySelector(".smi-hc-restore-input");
+    try {
+      ctx.answers = decodeCode(ctx.data, field.value);
+    } catch (err) {
+      ctx.message.textContent = "That code could not be used: " + err.message + ".";
+      return;
+    }
+    persist(ctx);
+    syncRadios(ctx);
+    field.value = "";
+    ctx.message.textContent = "Answers restored from the code.";
+    refresh(ctx);
+  }
+
   function wireCheck(ctx) {
-    var root = ctx.root, data = ctx.data;
-    root.querySelectorAll(".smi-hc-q input[type=radio]").forEach(function (r) {
-      r.addEventListener("change", function () {
-        ctx.answers[r.closest(".smi-hc-q").dataset.qid] = Number(r.value);
-        persist(ctx);
-        if (ctx.codeBox.hidden === false) { ctx.codeField.value = missingQuestions(ctx).length ? "" : encodeCode(data, ctx.answers); }
-        refresh(ctx);
-      });
-    });
-    root.querySelector(".smi-hc-clear").addEventListener("click", function () {
-      forget(data.key);
-      ctx.answers = {};
-      syncRadios(ctx);
-      ctx.codeField.value = "";
-      ctx.codeBox.hidden = true;
-      ctx.message.textContent = "Your answers were cleared from this browser.";
-      refresh(ctx);
-    });
-    ctx.exportBtn.addEventListener("click", function () {
-      if (missingQuestions(ctx).length) { return; }
-      download("smi-healthcheck.json", JSON.stringify(exportDoc(data, ctx.answers), null, 2) + "\n");
-      ctx.message.textContent = "Your answers were saved as smi-healthcheck.json in your downloads.";
-    });
-    ctx.codeBtn.addEventListener("click", function () {
-      if (missingQuestions(ctx).length) { return; }
-      ctx.codeField.value = encodeCode(data, ctx.answers);
-      ctx.codeBox.hidden = false;
-      ctx.codeField.focus();
-      ctx.codeField.select();
-    });
-    root.querySelector(".smi-hc-copy").addEventListener("click", function () { copyCode(ctx); });
-    root.querySelector(".smi-hc-restore-button").addEventListener("click", function () {
-      var field = root.querySelector(".smi-hc-restore-input");
-      try {
-        ctx.answers = decodeCode(data, field.value);
-      } catch (err) {
-        ctx.message.textContent = "That code could not be used: " + err.message + ".";
-        return;
-      }
-      persist(ctx);
-      syncRadios(ctx);
-      field.value = "";
-      ctx.message.textContent = "Answers restored from the code.";
-      refresh(ctx);
-    });
+    var root = ctx.root;
+    function on(node, event, handler) { node.addEventListener(event, function () { handler(ctx, node); }); }
+    root.querySelectorAll(".smi-hc-q input[type=radio]").forEach(function (r) { on(r, "change", onAnswer); });
+    on(root.querySelector(".smi-hc-clear"), "click", onClear);
+    on(ctx.exportBtn, "click", onExport);
+    on(ctx.codeBtn, "click", onMakeCode);
+    on(root.querySelector(".smi-hc-copy"), "click", copyCode);
+    on(root.querySelector(".smi-hc-restore-button"), "click", onRestore);
   }
 
   function initCheck(rootId) {
@@ -530,7 +462,12 @@
     syncRadios(ctx);
     refresh(ctx);
     (window.smiHealthChecks = window.smiHealthChecks || {})[rootId] = {
-      answers: function () { return ordered(data, ctx.answers); }, refresh: function () { return refresh(ctx); }
+      answers: function () { return ordered(data, ctx.answers); }, refresh: function () { return refresh(ctx); },
+      // for tests: the profile of any answers, through this page's model view (nothing shown)
+      profile: function (answers) {
+        ctx.model = ctx.model || new Model(data.model);
+        return computeProfile(ctx.model, mappedInputs(data, answers));
+      }
     };
   }
 
@@ -644,7 +581,8 @@
     var rows = [], chain = Promise.resolve();
     valid.forEach(function (e) {
       var inputs = mappedInputs(data, e.answers);
-      chain = chain.then(function () { return model.run(inputs); }).then(function (now) {
+      chain = chain.then(function () { return model.run(inputs); }).then(function (r) {
+        var now = r.now;
         data.classMeasures.forEach(function (m) {
           var v = m.measure in inputs ? inputs[m.measure] : now[m.measure];
           rows.push({ firm: e.firm, group: m.group, measure: m.measure, label: m.label, value: v });
@@ -666,7 +604,7 @@
       root.removeAttribute("data-firms");
       return Promise.resolve();
     }
-    ctx.model = ctx.model || new Model(data.chain);
+    ctx.model = ctx.model || new Model(data.model);
     return classRows(data, ctx.model, valid).then(function (rows) {
       if (mine !== ctx.seq) { return; }
       renderSummary(ctx.summary, data.classMeasures, rows);
@@ -684,6 +622,26 @@
     }).catch(function (err) { console.error("debrief " + ctx.id + ": " + err); });
   }
 
+  function clearClass(ctx) {
+    ctx.entries = [];
+    ctx.root.querySelectorAll("input[type=file]").forEach(function (i) { i.value = ""; });
+    ctx.root.querySelector(".smi-hc-codes").value = "";
+    drop(ctx);
+    renderClass(ctx);
+  }
+
+  function wireDebrief(ctx) {
+    var root = ctx.root;
+    function onFiles(ev) { readFiles(ctx, ev.target.files); }
+    root.querySelector(".smi-hc-folder").addEventListener("change", onFiles);
+    root.querySelector(".smi-hc-files").addEventListener("change", onFiles);
+    root.querySelector(".smi-hc-addcodes").addEventListener("click", function () {
+      addCodes(ctx, root.querySelector(".smi-hc-codes").value);
+      renderClass(ctx);
+    });
+    root.querySelector(".smi-hc-clearall").addEventListener("click", function () { clearClass(ctx); });
+  }
+
   function initDebrief(rootId) {
     var root = document.getElementById(rootId);
     if (!root || root.dataset.ready) { return; }
@@ -696,20 +654,7 @@
       entries: [],  // {key, source, firm, answers} or {key, source, error}
       model: null, current: null, seq: 0
     };
-    function onFiles(ev) { readFiles(ctx, ev.target.files); }
-    root.querySelector(".smi-hc-folder").addEventListener("change", onFiles);
-    root.querySelector(".smi-hc-files").addEventListener("change", onFiles);
-    root.querySelector(".smi-hc-addcodes").addEventListener("click", function () {
-      addCodes(ctx, root.querySelector(".smi-hc-codes").value);
-      renderClass(ctx);
-    });
-    root.querySelector(".smi-hc-clearall").addEventListener("click", function () {
-      ctx.entries = [];
-      root.querySelectorAll("input[type=file]").forEach(function (i) { i.value = ""; });
-      root.querySelector(".smi-hc-codes").value = "";
-      drop(ctx);
-      renderClass(ctx);
-    });
+    wireDebrief(ctx);
   }
 
   window.smiHealth = {

@@ -6,13 +6,17 @@ file and charts the valid ones. No console error, no request to another host.
 """
 from __future__ import annotations
 
+import copy
 import json
+import random
+import re
 
 import pytest
 
 from smi import questionnaire as qn
 from smi_charts import questionnaire_io as qio
 from tests.support import pattern
+from tests.test_healthcheck import BAD_CODES, BAD_EXPORTS
 
 HEALTH = "book/healthcheck.html"
 DEBRIEF = "book/instructor/debrief.html"
@@ -141,6 +145,75 @@ def test_profile_equals_python_for_other_firms(site_url, watched, seed):
     wait_profile(page)
     assert_profile_matches(page, answers)
     assert "start_overt_conflict" in items(page, ".smi-hc-alerts li", "data-input")
+    assert not watched.errors, watched.errors
+
+
+def _firms(n: int, seed: int) -> list[dict[str, int]]:
+    """Random answer sets, plus the tie-heavy ones: every answer 3, and a perfect firm."""
+    rng = random.Random(seed)
+    firms = [{q: rng.randint(1, 5) for q in Q.ids} for _ in range(n)]
+    firms.append({q: 3 for q in Q.ids})
+    firms.append({q: 1 if any(i.startswith("start_") or s == "-" for i, s in Q.by_id[q].maps_to) else 5 for q in Q.ids})
+    return firms
+
+
+def test_generated_model_view_ranks_as_python_for_many_firms(site_url, watched):
+    """Work on first, the weakest links, the alerts and the dysfunction risk come from the page's
+    model view (a Vega spec smi_charts.healthcheck.model_spec generates); one view, run firm after
+    firm, must give each firm what smi.questionnaire.profile gives, ties included."""
+    page = watched.page
+    page.goto(f"{site_url}/{HEALTH}")
+    page.wait_for_function("() => window.smiHealthChecks && window.smiHealthChecks['smi-hc-health']")
+    for answers in _firms(20, seed=13):
+        got = page.evaluate("""a => window.smiHealthChecks['smi-hc-health'].profile(a).then(p => ({
+            work: p.work.map(w => [w.input, w.gain, w.move, w.value]),
+            weakest: p.weakest.map(w => [w.layer, w.name, w.value, w.held, w.heldValue]),
+            alerts: p.alerts, now: p.now, risk: p.dysfunction}))""", answers)
+        p = qn.profile(answers, Q)
+        assert [w[0] for w in got["work"]] == list(p.work_on_first.input)
+        assert [w[1] for w in got["work"]] == pytest.approx(list(p.work_on_first.gain), abs=1e-9)
+        assert [w[2] for w in got["work"]] == list(p.work_on_first.best_move)
+        assert [w[3] for w in got["work"]] == pytest.approx(list(p.work_on_first.value), abs=1e-12)
+        assert [(w[0], w[1], w[3]) for w in got["weakest"]] == list(zip(p.weakest.layer, p.weakest.name, p.weakest.held_back_by))
+        assert [w[2] for w in got["weakest"]] == pytest.approx(list(p.weakest.value), abs=1e-9)
+        assert [w[4] for w in got["weakest"]] == pytest.approx(list(p.weakest.held_back_value), abs=1e-12)
+        assert got["alerts"] == list(p.alerts.input)
+        for name, value in {**p.linkages.to_dict(), **p.capabilities.to_dict()}.items():
+            assert got["now"][name] == pytest.approx(value, abs=1e-9), name
+        assert set(got["risk"]) == set(p.dysfunction.index)
+        for name, value in p.dysfunction.items():  # the grid is stored to 6 decimals
+            assert got["risk"][name] == pytest.approx(value, abs=1e-5), name
+    assert not watched.errors, watched.errors
+
+
+def test_codes_and_exports_are_read_as_python_reads_them(site_url, watched):
+    """The page must check codes and files itself (nothing leaves the browser), so its checks mirror
+    smi_charts.questionnaire_io; this holds them to the same cases and reasons."""
+    page = watched.page
+    page.goto(f"{site_url}/{HEALTH}")
+    page.wait_for_function("() => !!window.smiHealth")
+
+    def js(fn: str, arg) -> dict:
+        return page.evaluate("""([fn, arg]) => {
+            const data = JSON.parse(document.getElementById('smi-hc-health-data').textContent);
+            try { return {ok: window.smiHealth[fn](data, arg)}; } catch (e) { return {error: e.message}; }
+        }""", [fn, arg])
+
+    for seed in (1, 5, 9):
+        a = pattern(seed)
+        assert js("decodeCode", qio.encode_code(a)) == {"ok": a}
+        assert js("readExport", qio.export(a)) == {"ok": a}
+    for code, reason in BAD_CODES:
+        with pytest.raises(ValueError, match=reason):
+            qio.decode_code(code)
+        out = js("decodeCode", code)
+        assert "error" in out and re.search(reason, out["error"]), (code, out)
+    for mutate, reason in BAD_EXPORTS:
+        doc = mutate(copy.deepcopy(qio.export(pattern(5))))
+        if isinstance(doc, str):
+            continue  # text that is not JSON: the debrief test covers the page's JSON.parse
+        out = js("readExport", doc)
+        assert "error" in out and re.search(reason, out["error"]), (reason, out)
     assert not watched.errors, watched.errors
 
 
