@@ -8,6 +8,9 @@
   load it as a script of the page;
 * the theme's Font Awesome icons are drawn as inline SVG at build time and its 1.4 MB
   fontawesome.js is dropped (smi_charts/icons.py);
+* every page's <head> is made light at build end (smi_charts/head.py): its stylesheets become one,
+  purged of the rules no page uses; its scripts are deferred; Sphinx's search index stays on
+  search.html;
 * every text file of the site over 1 KiB gets a gzip -9 twin (``.gz``) for a host to send as is
   (docs/deploy-book.md: with the cache headers);
 * docutils marks a reference list ``role="list"`` but its entries ``role="doc-biblioentry"``,
@@ -39,7 +42,7 @@ from docutils import nodes
 from sphinx.ext.graphviz import graphviz as graphviz_node
 from sphinx.util.docutils import SphinxDirective
 
-from smi_charts import icons
+from smi_charts import head, icons
 
 STATIC = Path(__file__).parent / "static"
 BUNDLE = "vendor/vega-embed-bundle.js"
@@ -91,7 +94,8 @@ def _notebook_download(app, pagename: str) -> str | None:
 def _page_assets(app, pagename, templatename, context, doctree) -> None:
     body = context.get("body") or ""
     if "smiHealth" in body:
-        # the health check's and the debrief's inlined script needs Vega as it runs; page-specific:
+        # the health check's and the debrief's inlined script needs Vega once the page is parsed
+        # (the bundle is deferred like every head script, smi_charts/head.py); page-specific:
         # Sphinx restores its JS list before each page (priority: before smi.js). A chapter's
         # explorables load the bundle themselves, when one nears the screen (smi.js).
         app.add_js_file(BUNDLE, priority=400)
@@ -233,7 +237,17 @@ def _precompress(app, exception) -> None:
                 f.with_name(f.name + ".gz").write_bytes(packed)
 
 
+def _head(app, exception) -> None:
+    """One purged stylesheet, deferred scripts, search tools on the search page only (head.py)."""
+    # not singlehtml (the print edition, printed once loaded: nothing to gain, and its root page
+    # lies in book/ with links written from the site's root)
+    if exception is None and app.builder.name == "html":
+        head.rewrite_site(Path(app.builder.outdir))
+
+
 def setup(app):
+    # smi.js is deferred (head.py); the class its CSS keys on is set before the first paint
+    app.add_js_file(None, body='document.documentElement.classList.add("smi-js");', priority=100)
     app.add_js_file("smi.js", priority=500)
     app.add_css_file("smi.css")
     app.add_css_file("diagrams.css")
@@ -243,5 +257,6 @@ def setup(app):
     app.connect("build-finished", _label_nav_toggles)
     app.connect("build-finished", _valid_html_files, priority=900)  # after sphinx-external-toc's redirect
     app.connect("build-finished", _icons, priority=950)
+    app.connect("build-finished", _head, priority=960)  # after every page's markup is final (icons)
     app.connect("build-finished", _precompress, priority=990)  # last: after every rewrite of the pages
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -160,6 +160,15 @@
     });
   };
 
+  // smi.js is deferred (smi_charts/head.py): the figures' inline smiEmbed calls ran before it did
+  // and found no smiEmbed, so every explorable of the page is queued here, once the page is parsed
+  function embedAll() {
+    document.querySelectorAll(".smi-figure[id]").forEach(function (fig) {
+      if (document.getElementById(fig.id + "-spec")) { window.smiEmbed(fig.id); }
+    });
+  }
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", embedAll); } else { embedAll(); }
+
   function embed(id) {
     var fig = document.getElementById(id);
     var spec = JSON.parse(document.getElementById(id + "-spec").textContent);
@@ -306,7 +315,20 @@
     last.parentNode.insertBefore(btn, last.nextSibling);
   }
 
+  /* The theme draws each sidebar toggle twice (the top navbar's, which sphinx-book-theme hides, and
+   * the article header's), but pydata-sphinx-theme and sphinx-book-theme bind only the first in the
+   * page: a click on another is handed to it, or the sidebar never opens on a phone. */
+  function forwardSidebarToggles() {
+    [".primary-toggle", ".secondary-toggle"].forEach(function (sel) {
+      var all = document.querySelectorAll(sel);
+      Array.prototype.slice.call(all, 1).forEach(function (btn) {
+        btn.addEventListener("click", function (e) { e.preventDefault(); all[0].click(); });
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    forwardSidebarToggles();
     var predicts = document.querySelectorAll(".smi-predict"), checks = document.querySelectorAll(".smi-selfcheck");
     predicts.forEach(initPredict);
     checks.forEach(initCheck);

@@ -244,3 +244,83 @@ def test_the_narrow_fallback_is_drawn_as_smi_js_narrows_the_live_chart(path, sit
         for box, js in zip(boxes, f["narrow"]):
             assert narrow_spec(f["spec"], box) == js, (f["id"], box)
         assert f["narrow"][0] != f["spec"], f["id"]  # narrowing changes something (the check can fail)
+
+
+# --- the <head> (smi_charts/head.py): one stylesheet blocks the first paint, no script does
+
+HEAD_RE = re.compile(r"<head>(.*?)</head>", re.S)
+SEARCH_TOOLS = ("searchtools.js", "language_data.js", "searchindex.js")
+
+
+@pytest.mark.parametrize("path", built_pages() + ["search.html"])
+def test_the_head_holds_one_stylesheet_and_no_blocking_script(path):
+    text = (SITE / path).read_text(encoding="utf-8")
+    if 'http-equiv="Refresh"' in text:  # the root redirect: no stylesheet, no script
+        return
+    head = HEAD_RE.search(text).group(1)
+    sheets = re.findall(r'<link\b[^>]*rel="stylesheet"[^>]*>', head)
+    assert len(sheets) == 1 and re.search(r'_static/smi-site\.css\?v=[0-9a-f]{8}"', sheets[0]), sheets
+    for tag in re.findall(r"<script\b[^>]*\bsrc=[^>]*>", head):
+        assert re.search(r"\b(defer|async)\b", tag), f"render-blocking script: {tag}"
+    for name in SEARCH_TOOLS:
+        assert (name in head) == (path == "search.html"), name
+
+
+def test_only_the_site_stylesheet_blocks_the_first_paint(site_url, watched):
+    """What Chromium itself reports as render-blocking (Resource Timing renderBlockingStatus)."""
+    page = watched.page
+    page.goto(f"{site_url}/book/malshe2017.html", wait_until="load")
+    blocking = page.evaluate("""() => performance.getEntriesByType('resource')
+      .filter(e => e.renderBlockingStatus === 'blocking').map(e => e.name)""")
+    assert len(blocking) == 1 and "/_static/smi-site.css?v=" in blocking[0], blocking
+    # the deferred smi.js still embeds the explorables (the one near the top goes live)
+    assert page.evaluate("() => document.documentElement.classList.contains('smi-js')")
+    assert not watched.errors, watched.errors
+
+
+def test_search_still_finds_pages(site_url, watched):
+    page = watched.page
+    page.goto(f"{site_url}/search.html?q=Malshe", wait_until="load")
+    results = page.locator("#search-results ul.search li")
+    results.first.wait_for(timeout=20_000)
+    assert results.count() >= 2
+    assert not watched.errors, watched.errors
+
+
+def test_the_theme_still_works_with_deferred_scripts(site_url, watched):
+    page = watched.page
+    page.set_viewport_size({"width": 1280, "height": 800})
+    # copy button (sphinx-copybutton + clipboard.js) on a code block
+    page.goto(f"{site_url}/book/reference/model.html", wait_until="load")
+    page.locator("div.highlight button.copybtn").first.wait_for(state="attached", timeout=5_000)
+    # dark mode switch (pydata-sphinx-theme): a click moves to the next mode, the page's colours follow
+    page.evaluate("() => { document.documentElement.dataset.mode = 'light'; document.documentElement.dataset.theme = 'light'; }")
+    light_bg = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+    page.locator(".bd-header-article .theme-switch-button").first.click()
+    assert page.evaluate("() => document.documentElement.dataset.theme") == "dark"
+    assert page.evaluate("() => getComputedStyle(document.body).backgroundColor") != light_bg
+    # the download menu (Bootstrap's dropdown)
+    page.locator(".bd-header-article .dropdown-download-buttons > button").click()
+    assert page.locator(".dropdown-download-buttons .dropdown-menu").is_visible()
+    page.keyboard.press("Escape")
+    # (no page has sphinx-design tabs or sphinx-togglebutton toggles: their scripts have nothing to do)
+    # the sidebar on a phone: the article header's toggle opens it (smi.js hands its click to the
+    # theme's own toggle, the top navbar's, which sphinx-book-theme hides)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{site_url}/book/malshe2011.html", wait_until="load")
+    modal = page.locator("dialog#pst-primary-sidebar-modal")
+    assert not modal.is_visible()
+    page.locator("button.primary-toggle >> visible=true").first.click()
+    modal.locator("a[href='malshe2017.html']").first.wait_for(state="visible", timeout=5_000)
+    box = modal.bounding_box()
+    assert box and box["width"] > 200 and box["height"] > 300, box
+    page.keyboard.press("Escape")
+    # the header's search button opens the theme's search box, which leads to search.html
+    page.locator(".search-button__button >> visible=true").first.click()
+    box = page.locator("#pst-search-dialog input[name=q]")
+    box.wait_for(state="visible", timeout=5_000)
+    box.fill("Hughes")
+    box.press("Enter")
+    page.wait_for_url("**/search.html?q=Hughes*")
+    page.locator("#search-results ul.search li").first.wait_for(timeout=20_000)
+    assert not watched.errors, watched.errors
