@@ -64,6 +64,7 @@ SITE = ROOT / "_build" / "html"
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.stats import emit, emit_percentile, nearest_rank  # noqa: E402
+from smi_charts.specs import page_specs  # noqa: E402
 from tests.support import CHROMIUM, FLAGS, chromium_missing  # noqa: E402
 
 
@@ -257,8 +258,9 @@ def embedded_explorables():
             continue
         text = p.read_text(encoding="utf-8")
         live = dict(re.findall(r'<script type="application/json" id="smi-([a-z0-9-]+)-live">(.*?)</script>', text, re.S))
-        for key, spec in re.findall(r'<script type="application/json" id="smi-([a-z0-9-]+)-spec">(.*?)</script>', text, re.S):
-            yield str(p.relative_to(SITE)), key, json.loads(spec), json.loads(live.get(key, "{}"))
+        for fig_id, spec in page_specs(p).items():  # inline or moved out (smi_charts/specs.py)
+            key = fig_id.removeprefix("smi-")
+            yield str(p.relative_to(SITE)), key, spec, json.loads(live.get(key, "{}"))
 
 
 def explorables() -> list[tuple[str, str, int]]:

@@ -15,8 +15,10 @@ field is a plain form that opens search.html). A page paints only once all of th
   design-tabs, searchtools, smi.js, which embeds the explorables itself once parsed). The
   inline scripts between them only set variables, but ``DOCUMENTATION_OPTIONS.pagename = ...``
   needs ``documentation_options.js`` to have run: that small file is inlined instead;
+* pydata-sphinx-theme's per-region focus pass is switched off (:data:`THEME_PATCH`; smi.js
+  does it in one pass) and its script gets a fingerprint of its own;
 * the theme's ``<link rel="preload">`` of its own deferred scripts is dropped. The health check
-  and the debrief start on DOMContentLoaded, after the deferred Vega bundle has run
+  and the debrief start on DOMContentLoaded, after the deferred smi.js has run
   (templates/_healthcheck_macros.html.j2).
 """
 from __future__ import annotations
@@ -34,6 +36,16 @@ DOC_OPTIONS = "_static/documentation_options.js"
 # class names the scripts build by concatenation, so they never appear whole in any file
 SAFELIST = re.compile(r"^(bs-tooltip-|bs-popover-|tooltip|popover|collaps|show|fade|modal)")
 
+# pydata-sphinx-theme (pinned in requirements.txt) makes each scrolling region focusable by
+# setting its tabindex right after reading its size, which lays the whole page out once per region
+# (a second of a phone's main thread on the model reference). smi.js does the same in one pass;
+# the theme's function is switched off by a `return`. A theme whose code differs stops the build,
+# so the switch is never silently lost.
+THEME_JS = "_static/scripts/pydata-sphinx-theme.js"
+THEME_PATCH = ('function I(){const e=()=>{document.querySelectorAll(["pre",',
+               'function I(){return;const e=()=>{document.querySelectorAll(["pre",')
+
+_THEME_SRC = re.compile(r'(/scripts/pydata-sphinx-theme\.js)\?digest=\w+')
 _HEAD = re.compile(r"<head>.*?</head>", re.S)
 _PRELOAD = re.compile(r'[ \t]*<link rel="preload" as="script" href="[^"]+" />\n?')
 _LINK = re.compile(r'[ \t]*<link\b[^>]*\brel="stylesheet"[^>]*>\n?')
@@ -133,11 +145,28 @@ def _checksum(data: bytes) -> str:
     return f"{zlib.crc32(data):08x}"
 
 
+def patch_theme(outdir: Path) -> str:
+    """The theme's script with THEME_PATCH applied (once: Sphinx copies it afresh on each build);
+    the patched file's checksum."""
+    path = outdir / THEME_JS
+    text = path.read_text(encoding="utf-8")
+    old, new = THEME_PATCH
+    if new not in text:
+        if text.count(old) != 1:
+            raise RuntimeError(f"{path}: the theme code THEME_PATCH switches off is not there once "
+                               "(another pydata-sphinx-theme release?): check smi.js focusScrollable against it")
+        # the source map describes the unpatched file
+        text = re.sub(r"\n//# sourceMappingURL=\S+\s*$", "\n", text.replace(old, new))
+        path.write_text(text, encoding="utf-8")
+    return _checksum(text.encode("utf-8"))
+
+
 def rewrite_site(outdir: Path) -> None:
     """Every page's <head> as the module's docstring says; writes _static/smi-site.css."""
     static = outdir / "_static"
     pages = [p for p in outdir.rglob("*.html") if "_static" not in p.relative_to(outdir).parts
              and "_sources" not in p.relative_to(outdir).parts]
+    theme_version = patch_theme(outdir)
     heads = {}
     for page in pages:
         text = page.read_text(encoding="utf-8")
@@ -185,4 +214,7 @@ def rewrite_site(outdir: Path) -> None:
         # the theme preloads its two deferred scripts (bootstrap.js: 23 KiB gzipped): on a slow
         # link they would share it with the stylesheet and delay the first paint
         new = _PRELOAD.sub("", new)
-        page.write_text(text[:head.start()] + new + text[head.end():], encoding="utf-8")
+        # the theme's script (at the end of <body>) gets its own fingerprint: a browser holding the
+        # unpatched file under the theme's digest would reuse it
+        body = _THEME_SRC.sub(rf"\1?v={theme_version}", text[head.end():])
+        page.write_text(text[:head.start()] + new + body, encoding="utf-8")

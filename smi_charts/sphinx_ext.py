@@ -4,10 +4,12 @@
 * the Vega + Vega-Lite + vega-embed bundle that vl-convert ships (offline, ~0.9 MB) is written
   into _static/vendor/; a chapter's explorables load it themselves (smi.js, once the first one
   nears the screen: a phone's first visit stays light), under a fingerprinted URL written into
-  smi.js here; only the health check and the debrief, whose inlined script needs Vega at once,
-  load it as a script of the page;
+  smi.js here; the health check and the debrief load it through smi.js on their first complete
+  answers;
 * the theme's Font Awesome icons are drawn as inline SVG at build time and its 1.4 MB
   fontawesome.js is dropped (smi_charts/icons.py);
+* each explorable's chart spec (with its data) leaves the page for a script of its own under
+  ``_static/specs/``, loaded with Vega when the chart nears the screen (smi_charts/specs.py);
 * every page's <head> is made light at build end (smi_charts/head.py): its stylesheets become one,
   purged of the rules no page uses; its scripts are deferred; Sphinx's search index stays on
   search.html;
@@ -42,7 +44,7 @@ from docutils import nodes
 from sphinx.ext.graphviz import graphviz as graphviz_node
 from sphinx.util.docutils import SphinxDirective
 
-from smi_charts import head, icons
+from smi_charts import head, icons, specs
 
 STATIC = Path(__file__).parent / "static"
 BUNDLE = "vendor/vega-embed-bundle.js"
@@ -93,12 +95,6 @@ def _notebook_download(app, pagename: str) -> str | None:
 
 def _page_assets(app, pagename, templatename, context, doctree) -> None:
     body = context.get("body") or ""
-    if "smiHealth" in body:
-        # the health check's and the debrief's inlined script needs Vega once the page is parsed
-        # (the bundle is deferred like every head script, smi_charts/head.py); page-specific:
-        # Sphinx restores its JS list before each page (priority: before smi.js). A chapter's
-        # explorables load the bundle themselves, when one nears the screen (smi.js).
-        app.add_js_file(BUNDLE, priority=400)
     if "smi-diagram-svg" in body:
         body = _diagram_images(app, pagename, body)
     body = re.sub(r'(<div class="citation" id="[^"]*") role="doc-biblioentry"', r'\1 role="listitem"', body)
@@ -237,6 +233,12 @@ def _precompress(app, exception) -> None:
                 f.with_name(f.name + ".gz").write_bytes(packed)
 
 
+def _specs(app, exception) -> None:
+    """Each explorable's spec out of its page, loaded when the chart nears the screen (specs.py)."""
+    if exception is None and app.builder.name == "html":  # not singlehtml: the print edition draws none
+        specs.externalize(Path(app.builder.outdir))
+
+
 def _head(app, exception) -> None:
     """One purged stylesheet, deferred scripts, search tools on the search page only (head.py)."""
     # not singlehtml (the print edition, printed once loaded: nothing to gain, and its root page
@@ -257,6 +259,7 @@ def setup(app):
     app.connect("build-finished", _label_nav_toggles)
     app.connect("build-finished", _valid_html_files, priority=900)  # after sphinx-external-toc's redirect
     app.connect("build-finished", _icons, priority=950)
+    app.connect("build-finished", _specs, priority=955)
     app.connect("build-finished", _head, priority=960)  # after every page's markup is final (icons)
     app.connect("build-finished", _precompress, priority=990)  # last: after every rewrite of the pages
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -9,8 +9,8 @@
  * codes and files are checked here, mirroring smi_charts.questionnaire_io (the browser tests
  * hold the two to the same cases).
  *
- * The charts need the book's offline Vega bundle, which smi_charts/sphinx_ext.py adds to every
- * page whose HTML mentions smiEmbed( -- as this inlined file does.
+ * The model and the charts need the book's offline Vega bundle: smi.js loads it when the first
+ * complete set of answers (typed, stored or read from files) needs them, not with the page.
  */
 (function () {
   "use strict";
@@ -156,8 +156,16 @@
     var self = this;
     this.params = paramNames(spec.signals);
     this.risk = spec.data.some(function (d) { return d.name === "risk"; });  // the debrief's has none
-    this.queue = window.vegaEmbed(document.createElement("div"), spec, { actions: false, renderer: "none", mode: "vega" })
-      .then(function (res) { self.view = res.view; });
+    this.queue = vega().then(function () {
+      return window.vegaEmbed(document.createElement("div"), spec, { actions: false, renderer: "none", mode: "vega" });
+    }).then(function (res) { self.view = res.view; });
+  }
+
+  /* Vega (the ~0.9 MB bundle) is loaded by smi.js when the first complete set of answers needs the
+   * model, not with the page; in a notebook's output the page has it already. */
+  function vega() {
+    if (window.vegaEmbed) { return Promise.resolve(); }
+    return window.smiLoadVega ? window.smiLoadVega() : Promise.reject(new Error("Vega is not on this page"));
   }
 
   /* The names of a spec's parameters (Vega-Lite params or Vega signals), as a set. */
@@ -204,7 +212,9 @@
   }
 
   function embed(vis, spec) {
-    return window.vegaEmbed(vis, spec, { actions: false, renderer: "svg" }).then(function (res) {
+    return vega().then(function () {
+      return window.vegaEmbed(vis, spec, { actions: false, renderer: "svg" });
+    }).then(function (res) {
       (window.smiViews = window.smiViews || {})[vis.id.replace(/-vis$/, "")] = res.view;
       return res;
     });

@@ -108,23 +108,38 @@
    * first explorable comes within a viewport of the screen, and each explorable is embedded as it
    * does. Until then its fallback image and its numbers stand in (and stay in print). BUNDLE is
    * the bundle's URL relative to this script, fingerprinted at build time (smi_charts/sphinx_ext.py);
-   * a page that has window.vegaEmbed already (the health check) uses it. */
+   * a page that has window.vegaEmbed already (a notebook's output) uses it. */
   var BUNDLE = "vendor/vega-embed-bundle.js";
   var SCRIPT_SRC = document.currentScript && document.currentScript.src;
-  var vegaLoading = null;
-  function loadVega() {
-    if (window.vegaEmbed) { return Promise.resolve(); }
-    if (!vegaLoading) {
-      vegaLoading = new Promise(function (resolve, reject) {
+  var loading = {};  // script URL -> its promise, so each script is requested once
+  function loadScript(url) {
+    if (!loading[url]) {
+      loading[url] = new Promise(function (resolve, reject) {
         var script = document.createElement("script");
-        script.src = new URL(BUNDLE, SCRIPT_SRC || location.href).href;
+        script.src = url;
         script.onload = function () { resolve(); };
-        script.onerror = function () { vegaLoading = null; reject(new Error("could not load " + script.src)); };
+        script.onerror = function () { delete loading[url]; reject(new Error("could not load " + url)); };
         document.head.appendChild(script);
       });
     }
-    return vegaLoading;
+    return loading[url];
   }
+  function loadVega() {
+    return window.vegaEmbed ? Promise.resolve() : loadScript(new URL(BUNDLE, SCRIPT_SRC || location.href).href);
+  }
+  /* An explorable's spec: in the page (a notebook's output), or in a script of its own that the
+   * built site's page names (data-src, smi_charts/specs.py), loaded here with Vega. */
+  function loadSpec(id) {
+    var el = document.getElementById(id + "-spec"), src = el.getAttribute("data-src");
+    if (!src) { return Promise.resolve(JSON.parse(el.textContent)); }
+    return loadScript(new URL(src, location.href).href).then(function () {
+      var spec = window.smiSpecs && window.smiSpecs[id];
+      if (!spec) { throw new Error(src + " did not define the spec of " + id); }
+      return JSON.parse(JSON.stringify(spec));  // a copy: narrowing changes it
+    });
+  }
+  window.smiLoadSpec = loadSpec;  // for tests
+  window.smiLoadVega = loadVega;  // the health check and the debrief load it on the first answers
   var nearView = null, whenNear = [];  // whenNear: [element, callback] not yet near the view
   function onceNear(el, callback) {
     if (!("IntersectionObserver" in window)) { callback(); return; }
@@ -153,7 +168,7 @@
     if (!fig || queued[id]) { return; }
     queued[id] = true;
     onceNear(fig, function () {
-      loadVega().then(function () { embed(id); }, function (err) {
+      Promise.all([loadSpec(id), loadVega()]).then(function (got) { embed(id, got[0]); }, function (err) {
         queued[id] = false;
         console.error("explorable " + id + ": " + err.message);
       });
@@ -169,15 +184,15 @@
   }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", embedAll); } else { embedAll(); }
 
-  function embed(id) {
+  function embed(id, spec) {
     var fig = document.getElementById(id);
-    var spec = JSON.parse(document.getElementById(id + "-spec").textContent);
     var live = JSON.parse(document.getElementById(id + "-live").textContent);
     var vis = document.getElementById(id + "-vis");
     var designed = spec.width;
     if (vis.clientWidth && vis.clientWidth < NARROW) { spec = narrowSpec(spec, vis.clientWidth); }
     window.vegaEmbed(vis, spec, { actions: false, renderer: "svg" }).then(function (res) {
       fig.classList.add("smi-live");
+      focusScrollableSoon();  // a live chart may make its output region scroll (or stop)
       // the placeholder controls held the place of Vega's (smi.css): Vega's stand there now
       var placeholder = fig.querySelector(".smi-controls-placeholder");
       if (placeholder) { placeholder.parentNode.removeChild(placeholder); }
@@ -327,7 +342,27 @@
     });
   }
 
+  /* A region that scrolls (a wide table on a phone, a long code line) must be reachable by
+   * keyboard (WCAG 2.1.1, axe's scrollable-region-focusable). pydata-sphinx-theme does this by
+   * reading each region's size just after setting the previous one's tabindex: one layout of the
+   * whole page per region, a second of a phone's main thread on the model reference. Its version
+   * is switched off (smi_charts/head.py); here every size is read, then every tabindex set. */
+  var SCROLLABLE = "pre, .nboutput > .output_area, .cell_output > .output, .jp-RenderedHTMLCommon, " +
+    ".pst-scrollable-table-container";
+  function focusScrollable() {
+    var regions = Array.prototype.slice.call(document.querySelectorAll(SCROLLABLE));
+    var scrolls = regions.map(function (el) { return el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight; });
+    regions.forEach(function (el, i) {
+      var index = scrolls[i] ? 0 : -1;
+      if (el.tabIndex !== index) { el.tabIndex = index; }
+    });
+  }
+  var focusTimer = null;
+  function focusScrollableSoon() { clearTimeout(focusTimer); focusTimer = setTimeout(focusScrollable, 300); }
+  window.addEventListener("resize", focusScrollableSoon);
+
   document.addEventListener("DOMContentLoaded", function () {
+    focusScrollable();
     forwardSidebarToggles();
     var predicts = document.querySelectorAll(".smi-predict"), checks = document.querySelectorAll(".smi-selfcheck");
     predicts.forEach(initPredict);

@@ -72,3 +72,34 @@ def test_explorable_with_the_keyboard_only(site_url, watched):
                            arg=before_svg, timeout=5_000)
     page.wait_for_timeout(100)
     assert fig.locator("tbody").text_content() != before_numbers
+
+
+REGIONS_JS = """() => [...document.querySelectorAll('pre, .cell_output > .output, .pst-scrollable-table-container')]
+  .map(el => ({scrolls: el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight,
+               tabIndex: el.tabIndex, where: (el.closest('section[id]') || {}).id}))"""
+
+
+def _regions(page) -> list[dict]:
+    regions = page.evaluate(REGIONS_JS)
+    assert len(regions) >= 7, regions  # the model's seven tables at least
+    wrong = [r for r in regions if r["tabIndex"] != (0 if r["scrolls"] else -1)]
+    assert not wrong, (page.viewport_size, wrong)
+    return regions
+
+
+def test_regions_that_scroll_take_the_keyboard_and_only_they(browser, site_url):
+    """A wide table on a phone scrolls sideways: it must take keyboard focus (axe's
+    scrollable-region-focusable; smi.js focusScrollable, in place of the theme's per-region
+    layout). A region that does not scroll stays out of the tab order. Checked again at a new width."""
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = ctx.new_page()
+    page.goto(f"{site_url}/book/reference/model.html", wait_until="load")
+    on_phone = _regions(page)
+    # on a phone most tables wrap, the presets' numbers do not: both kinds are there
+    assert any(r["scrolls"] for r in on_phone) and not all(r["scrolls"] for r in on_phone), on_phone
+    page.set_viewport_size({"width": 2400, "height": 1000})
+    page.wait_for_timeout(700)  # smi.js checks 300 ms after the last resize
+    wide = _regions(page)
+    # other tables scroll at that width, and the tab order follows
+    assert [r["scrolls"] for r in wide] != [r["scrolls"] for r in on_phone], (wide, on_phone)
+    ctx.close()

@@ -16,6 +16,8 @@ import re
 
 import pytest
 
+from smi_charts.specs import page_specs
+
 from .conftest import SITE, built_pages
 
 BUNDLE = "/_static/vendor/vega-embed-bundle.js"
@@ -220,12 +222,14 @@ def test_the_theme_icon_font_holds_what_the_stylesheets_draw_and_little_else(sit
     assert not watched.errors, watched.errors
 
 
-PAGES_WITH_EXPLORABLES = [p for p in built_pages()
-                          if re.search(r'<script type="application/json" id="smi-[^"]+-spec">', (SITE / p).read_text(encoding="utf-8"))]
-NARROW_JS = """boxes => [...document.querySelectorAll('script[id$="-spec"]')].map(s => {
-  const spec = JSON.parse(s.textContent);
-  return {id: s.id, spec, narrow: boxes.map(b => window.smiNarrowSpec(JSON.parse(s.textContent), b))};
-})"""
+PAGES_WITH_EXPLORABLES = [p for p in built_pages() if page_specs(SITE / p)]
+# each spec as smi.js loads it (smi_charts/specs.py moved it out of the page), narrowed by smi.js
+NARROW_JS = """async boxes => Promise.all([...document.querySelectorAll('script[id$="-spec"]')].map(async s => {
+  const id = s.id.slice(0, -5), spec = await window.smiLoadSpec(id);
+  const narrow = [];
+  for (const b of boxes) { narrow.push(window.smiNarrowSpec(await window.smiLoadSpec(id), b)); }
+  return {id, spec, narrow};
+}))"""
 
 
 @pytest.mark.parametrize("path", PAGES_WITH_EXPLORABLES)

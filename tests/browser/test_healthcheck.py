@@ -344,8 +344,29 @@ def test_debrief_keeps_two_files_of_the_same_name_apart(site_url, watched, tmp_p
 @pytest.mark.parametrize("path", [HEALTH, DEBRIEF])
 def test_pages_load_clean_and_offline(site_url, watched, path):
     page = watched.page
+    bundle = []
+    page.on("request", lambda r: bundle.append(r.url) if "vega-embed-bundle" in r.url else None)
     page.goto(f"{site_url}/{path}", wait_until="load")
     page.wait_for_timeout(300)
-    assert page.evaluate("() => !!(window.vegaEmbed && window.smiHealth)")  # the Vega bundle is on the page
+    assert page.evaluate("() => !!window.smiHealth")
+    # Vega waits for the first complete answers (a first visit has none): not on the page yet
+    assert not bundle and not page.evaluate("() => !!window.vegaEmbed")
     assert not watched.errors, watched.errors
     assert not watched.external, watched.external
+
+
+def test_vega_is_loaded_once_when_the_answers_are_complete(site_url, watched):
+    page = watched.page
+    bundle = []
+    page.on("request", lambda r: bundle.append(r.url) if "vega-embed-bundle" in r.url else None)
+    page.goto(f"{site_url}/{HEALTH}", wait_until="load")
+    answers = {q: 3 for q in Q.ids}
+    last = answers.popitem()
+    fill(page, answers)
+    page.wait_for_timeout(300)
+    assert not bundle  # one question still open: no profile, no Vega
+    fill(page, dict([last]))
+    wait_profile(page)
+    assert len(bundle) == 1, bundle
+    assert_profile_matches(page, {**answers, last[0]: last[1]})
+    assert not watched.errors, watched.errors

@@ -15,6 +15,7 @@ import re
 
 import pytest
 
+from smi_charts.specs import page_specs
 from tests.browser.conftest import SITE, all_charts_live, built_pages
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 3}
@@ -91,9 +92,8 @@ def _explorables() -> list[tuple[str, str, str]]:
     """(page, figure id, 'range' or 'select'): every explorable with a control bound to its chart."""
     out = []
     for path in PAGES:
-        text = (SITE / path).read_text(encoding="utf-8")
-        for fig_id, spec in re.findall(r'<script type="application/json" id="(smi-[\w-]+)-spec">(.*?)</script>', text, re.S):
-            inputs = {p["bind"].get("input") for p in json.loads(spec).get("params", []) if isinstance(p.get("bind"), dict)}
+        for fig_id, spec in page_specs(SITE / path).items():
+            inputs = {p["bind"].get("input") for p in spec.get("params", []) if isinstance(p.get("bind"), dict)}
             if inputs & {"range", "select"}:
                 out.append((path, fig_id, "range" if "range" in inputs else "select"))
     return out
