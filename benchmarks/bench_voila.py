@@ -648,28 +648,26 @@ def _browsers_arrive(server: Server, suffix: str) -> None:
     _burst_lines(f"voila_burst30_browsers_tti_p95_s{suffix}", times, "30 Chromium pages at once on the server's 2 cores")
 
 
-def _overflow(server: Server, expected: int, labs=("linkage_lab",)) -> None:
-    """Bursts larger than the pool, with reloads: 45 visitors on each of `labs`, from full pools."""
-    for lab in labs:
-        _idle_again(server, expected)
-        r = asyncio.run(_visitors([server.lab_url(lab)] * OVERFLOW, BURST_LIMIT_S, reloads=RELOADS))
-        name = "voila_overflow_linkage45_tti_p95_s" if lab == "linkage_lab" else f"voila_class45_{_short(lab)}_tti_p95_s"
-        _burst_lines(name, r["times"], f"{OVERFLOW} websocket visitors at once on the {_short(lab)} lab (pool "
-                                       f"{pool_size(lab)}), {RELOADS} reload once served: {len(r['times'])} page loads",
-                     r["errors"])
+def _lab_burst(server: Server, expected: int, lab: str, visitors: int) -> None:
+    """`visitors` websocket visitors at once on `lab`, from full pools on a quiet machine, each
+    reloading the lab RELOADS times once served."""
+    _idle_again(server, expected)
+    r = asyncio.run(_visitors([server.lab_url(lab)] * visitors, BURST_LIMIT_S, reloads=RELOADS))
+    name = ("voila_overflow_linkage45_tti_p95_s" if lab == "linkage_lab"
+            else f"voila_class{visitors}_{_short(lab)}_tti_p95_s")
+    _burst_lines(name, r["times"], f"{visitors} websocket visitors at once on the {_short(lab)} lab (pool "
+                                   f"{pool_size(lab)}), {RELOADS} reload once served: {len(r['times'])} page loads",
+                 r["errors"])
 
 
-def _class_on_each_lab(server: Server, expected: int) -> None:
-    """A whole class (30, then 45) opening the capability or the dysfunction lab at once: the
-    linkage lab's class is the headline burst. DESIGN asks p95 <= 2 s (30) and <= 3 s (45) of
-    every lab; with pools of 2 the rest of the class waits for kernels started on the spot."""
+def _bursts_on_every_lab(server: Server, expected: int) -> None:
+    """A class larger than the linkage pool (45), and a class (30, then 45) opening each of the
+    other labs at once: the linkage lab's class of 30 is the headline burst. DESIGN asks p95 <= 2 s
+    (30) and <= 3 s (45) of every lab; beyond a pool, visitors wait for kernels started on the spot."""
+    _lab_burst(server, expected, "linkage_lab", OVERFLOW)
     for lab in ("capability_lab", "dysfunction_lab"):
-        _idle_again(server, expected)
-        r = asyncio.run(_visitors([server.lab_url(lab)] * N_VISITORS, BURST_LIMIT_S, reloads=RELOADS))
-        _burst_lines(f"voila_class30_{_short(lab)}_tti_p95_s", r["times"],
-                     f"{N_VISITORS} websocket visitors at once on the {_short(lab)} lab (pool {pool_size(lab)}), "
-                     f"{RELOADS} reload once served: {len(r['times'])} page loads", r["errors"])
-    _overflow(server, expected, labs=("capability_lab", "dysfunction_lab"))
+        for visitors in (N_VISITORS, OVERFLOW):
+            _lab_burst(server, expected, lab, visitors)
 
 
 def _idle_again(server: Server, expected: int) -> None:
@@ -737,7 +735,7 @@ def main() -> None:
         for lab in REQUIRED_LABS:
             rt, rss, missing = asyncio.run(_roundtrip(tuned, lab, MOVES))
             every += rt
-            short = lab.removesuffix("_lab")
+            short = _short(lab)
             emit_percentile(f"voila_{short}_roundtrip_p95_ms", rt, "ms",
                             "slider key -> chart, numbers, share and export links changed and painted"
                             + (f"; not on screen within {MOVE_LIMIT_S:.0f} s: {', '.join(missing)}" if missing else ""),
@@ -782,8 +780,7 @@ def main() -> None:
         tuned.wait_settled(lambda n: n >= expected)
         _browsers_arrive(tuned, "")
 
-        _overflow(tuned, expected)
-        _class_on_each_lab(tuned, expected)
+        _bursts_on_every_lab(tuned, expected)
     finally:
         tuned.stop()
 
@@ -800,8 +797,7 @@ def bursts_only() -> None:
              f"s ({expected} pooled kernels{'' if ok else ', NOT settled within the limit'})")
         _idle_again(tuned, expected)
         _class_arrives(tuned, "")
-        _overflow(tuned, expected)
-        _class_on_each_lab(tuned, expected)
+        _bursts_on_every_lab(tuned, expected)
     finally:
         tuned.stop()
 

@@ -295,7 +295,7 @@ def test_the_theme_still_works_with_deferred_scripts(site_url, watched):
     page = watched.page
     page.set_viewport_size({"width": 1280, "height": 800})
     # copy button (sphinx-copybutton + clipboard.js) on a code block
-    page.goto(f"{site_url}/book/reference/model.html", wait_until="load")
+    page.goto(f"{site_url}/book/instructor/adapting.html", wait_until="load")
     page.locator("div.highlight button.copybtn").first.wait_for(state="attached", timeout=5_000)
     # dark mode switch (pydata-sphinx-theme): a click moves to the next mode, the page's colours follow
     page.evaluate("() => { document.documentElement.dataset.mode = 'light'; document.documentElement.dataset.theme = 'light'; }")

@@ -42,6 +42,13 @@ def test_every_chapter_was_built():
     assert not missing, f"not built: {missing}"
 
 
+def test_no_page_shows_a_cell_s_warnings_or_errors():
+    """A warning a chapter's code printed while the book was built (a library's deprecation, say)
+    would show on the page as a stderr block: readers see the book's code, not its noise."""
+    shown = [p for p in built_pages() if 'class="output stderr' in (SITE / p).read_text(encoding="utf-8")]
+    assert not shown, shown
+
+
 @pytest.mark.parametrize("page", built_pages())
 def test_page_loads_nothing_from_another_host(page):
     external = [u for u in _parse(page).loads if urlparse(u).scheme in ("http", "https") or u.startswith("//")]
