@@ -145,10 +145,12 @@ def _checksum(data: bytes) -> str:
     return f"{zlib.crc32(data):08x}"
 
 
-def patch_theme(outdir: Path) -> str:
+def patch_theme(outdir: Path) -> str | None:
     """The theme's script with THEME_PATCH applied (once: Sphinx copies it afresh on each build);
-    the patched file's checksum."""
+    the patched file's checksum, or None for a site without it."""
     path = outdir / THEME_JS
+    if not path.exists():  # a site built with another theme: nothing to switch off
+        return None
     text = path.read_text(encoding="utf-8")
     old, new = THEME_PATCH
     if new not in text:
@@ -216,5 +218,7 @@ def rewrite_site(outdir: Path) -> None:
         new = _PRELOAD.sub("", new)
         # the theme's script (at the end of <body>) gets its own fingerprint: a browser holding the
         # unpatched file under the theme's digest would reuse it
-        body = _THEME_SRC.sub(rf"\1?v={theme_version}", text[head.end():])
+        body = text[head.end():]
+        if theme_version:
+            body = _THEME_SRC.sub(rf"\1?v={theme_version}", body)
         page.write_text(text[:head.start()] + new + body, encoding="utf-8")

@@ -62,6 +62,12 @@ def test_the_theme_focus_pass_is_switched_off_once_and_fingerprinted(tmp_path: P
     assert version != head._checksum(THEME_CODE.encode())
 
 
+def test_a_site_without_the_theme_script_is_left_alone(tmp_path: Path):
+    (tmp_path / "_static").mkdir()
+    assert head.patch_theme(tmp_path) is None
+    assert not (tmp_path / head.THEME_JS).exists()
+
+
 def test_a_theme_without_the_code_stops_the_build(tmp_path: Path):
     _theme(tmp_path, "function I(){const e=()=>{document.querySelectorAll(['pre'])}}")
     with pytest.raises(RuntimeError, match="pydata-sphinx-theme.*focusScrollable"):
