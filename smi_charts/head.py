@@ -60,7 +60,14 @@ def _target(page: Path, url: str) -> Path:
     return (page.parent / url.split("?", 1)[0].split("#", 1)[0]).resolve()
 
 
-def _rel(page: Path, target: Path, outdir: Path) -> str:
+def site_pages(outdir: Path) -> list[Path]:
+    """Every page of the built site (not _static/'s or _sources/' files), in path order."""
+    return [p for p in sorted(outdir.rglob("*.html"))
+            if not {"_static", "_sources"} & set(p.relative_to(outdir).parts)]
+
+
+def rel(page: Path, target: Path, outdir: Path) -> str:
+    """`target`'s URL relative to `page`, both in the built site `outdir`."""
     depth = len(page.relative_to(outdir).parts) - 1
     return "../" * depth + target.relative_to(outdir).as_posix()
 
@@ -141,7 +148,8 @@ def purge(css: str, words: set[str]) -> str:
     return _purge_rules(tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True), words)
 
 
-def _checksum(data: bytes) -> str:
+def checksum(data: bytes) -> str:
+    """The ?v= fingerprint of a file's content."""
     return f"{zlib.crc32(data):08x}"
 
 
@@ -160,17 +168,15 @@ def patch_theme(outdir: Path) -> str | None:
         # the source map describes the unpatched file
         text = re.sub(r"\n//# sourceMappingURL=\S+\s*$", "\n", text.replace(old, new))
         path.write_text(text, encoding="utf-8")
-    return _checksum(text.encode("utf-8"))
+    return checksum(text.encode("utf-8"))
 
 
 def rewrite_site(outdir: Path) -> None:
     """Every page's <head> as the module's docstring says; writes _static/smi-site.css."""
     static = outdir / "_static"
-    pages = [p for p in outdir.rglob("*.html") if "_static" not in p.relative_to(outdir).parts
-             and "_sources" not in p.relative_to(outdir).parts]
     theme_version = patch_theme(outdir)
     heads = {}
-    for page in pages:
+    for page in site_pages(outdir):
         text = page.read_text(encoding="utf-8")
         head = _HEAD.search(text)
         # a page Sphinx did not write again (an incremental build) has been rewritten already
@@ -190,14 +196,14 @@ def rewrite_site(outdir: Path) -> None:
     combined = "\n".join(_css_text(s, static, seen) for s in sheets)
     css = purge(combined, used_words(outdir)).encode("utf-8")
     (static / SITE_CSS).write_bytes(css)
-    version = _checksum(css)
+    version = checksum(css)
     options = (static / "documentation_options.js").read_text(encoding="utf-8").strip()
 
     for page, text in heads.items():
         head = _HEAD.search(text)
         first_link = _LINK.search(head.group(0)).group(0)
         indent = re.match(r"[ \t]*", first_link).group(0)
-        href = _rel(page, static / SITE_CSS, outdir)
+        href = rel(page, static / SITE_CSS, outdir)
         new = head.group(0).replace(first_link, f'{indent}<link rel="stylesheet" href="{href}?v={version}">\n', 1)
         new = _LINK.sub(lambda m: m.group(0) if SITE_CSS in m.group(0) else "", new)
         search_page = page.relative_to(outdir).as_posix() == "search.html"

@@ -16,24 +16,24 @@ from __future__ import annotations
 
 import json
 import re
-import zlib
 from pathlib import Path
+
+from smi_charts import head
 
 SPEC_DIR = "_static/specs"
 _INLINE = re.compile(r'<script type="application/json" id="(smi-[\w-]+)-spec">(.*?)</script>', re.S)
 _EXTERNAL = re.compile(r'<script type="application/json" id="(smi-[\w-]+)-spec" data-src="([^"]+)"></script>')
 
 
-def _site_pages(outdir: Path) -> list[Path]:
-    return [p for p in sorted(outdir.rglob("*.html"))
-            if not {"_static", "_sources"} & set(p.relative_to(outdir).parts)]
+# what a spec's script says before the spec itself (page_specs reads it back)
+_REGISTER = "(window.smiSpecs = window.smiSpecs || {{}})[{}] = "
 
 
 def externalize(outdir: Path) -> int:
     """Move every inline spec of the built site to its script; the number moved."""
     specs = outdir / SPEC_DIR
     written: dict[str, tuple[str, Path]] = {}  # figure id -> (checksum, page), this build
-    for page in _site_pages(outdir):
+    for page in head.site_pages(outdir):
         text = page.read_text(encoding="utf-8")
 
         def out(m: re.Match) -> str:
@@ -42,16 +42,16 @@ def externalize(outdir: Path) -> int:
                 json.loads(body)
             except ValueError as e:
                 raise ValueError(f"{page}: the spec of {fig_id} is not JSON: {e}") from None
-            script = f"(window.smiSpecs = window.smiSpecs || {{}})[{json.dumps(fig_id)}] = {body};\n"
-            version = f"{zlib.crc32(script.encode('utf-8')):08x}"
+            script = f"{_REGISTER.format(json.dumps(fig_id))}{body};\n"
+            version = head.checksum(script.encode("utf-8"))
             if fig_id in written and written[fig_id][0] != version:
                 raise RuntimeError(f"two different charts have the id {fig_id}: {written[fig_id][1]} and {page}")
             written[fig_id] = (version, page)
             specs.mkdir(parents=True, exist_ok=True)
-            (specs / f"{fig_id}.js").write_text(script, encoding="utf-8")
-            depth = len(page.relative_to(outdir).parts) - 1
+            target = specs / f"{fig_id}.js"
+            target.write_text(script, encoding="utf-8")
             return (f'<script type="application/json" id="{fig_id}-spec" '
-                    f'data-src="{"../" * depth}{SPEC_DIR}/{fig_id}.js?v={version}"></script>')
+                    f'data-src="{head.rel(page, target, outdir)}?v={version}"></script>')
 
         new = _INLINE.sub(out, text)
         if new != text:
@@ -63,9 +63,8 @@ def page_specs(page: Path) -> dict[str, dict]:
     """{figure id: Vega-Lite spec} of one built page, inline or moved out, in page order."""
     text = page.read_text(encoding="utf-8")
     found = [(m.start(), m.group(1), json.loads(m.group(2))) for m in _INLINE.finditer(text)]
-    prefix = re.compile(r"^\(window\.smiSpecs = window\.smiSpecs \|\| \{\}\)\[\"[\w-]+\"\] = ")
     for m in _EXTERNAL.finditer(text):
         script = (page.parent / m.group(2).split("?")[0]).read_text(encoding="utf-8")
-        body = prefix.sub("", script).rstrip().removesuffix(";")
+        body = script.removeprefix(_REGISTER.format(json.dumps(m.group(1)))).rstrip().removesuffix(";")
         found.append((m.start(), m.group(1), json.loads(body)))
     return {fig_id: spec for _, fig_id, spec in sorted(found, key=lambda t: t[0])}

@@ -59,7 +59,7 @@ def test_the_theme_focus_pass_is_switched_off_once_and_fingerprinted(tmp_path: P
     # a second build (Sphinx copied nothing new) leaves it as it is, with the same fingerprint
     assert head.patch_theme(tmp_path) == version and path.read_text() == patched
     # the fingerprint is the patched file's, not the theme's
-    assert version != head._checksum(THEME_CODE.encode())
+    assert version != head.checksum(THEME_CODE.encode())
 
 
 def test_a_site_without_the_theme_script_is_left_alone(tmp_path: Path):
