@@ -34,15 +34,25 @@ Tested by tests/test_voila_server.py.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import socket
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from jupyter_core.utils import run_sync
 from tornado import web
-from traitlets import Float, Int
+from traitlets import Bool, Float, Int
+
+from lab_kernels import SOCKET_ENV  # scripts/lab_kernels.py (this file's folder is on sys.path when run)
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+LAB_KERNELS = Path(__file__).resolve().with_name("lab_kernels.py")
+FORKED_KERNEL = "smi-lab"  # share/jupyter/kernels/smi-lab: a kernel forked by LAB_KERNELS
+
 VOILA_VERSION = "0.5.13"  # the pool internals used below (_pools, _initialize) are this version's
 
 FULL_MESSAGE = ("This lab server is at its limit of %d running lab kernels (LabKernelManager.max_kernels "
@@ -59,13 +69,21 @@ def lab_kernel_manager(voila_manager: type) -> type:
         abandoned_grace = Float(60.0, config=True, help=(
             "Seconds a visitor's kernel may have no page connected, after its page had connected, "
             "before the health check shuts it down; 0 = never (culling only)."))
+        fork_kernels = Bool(True, config=True, help=(
+            "Start the labs' python3 kernels as forks of one warm process (scripts/lab_kernels.py) "
+            "instead of each from scratch."))
 
         def __init__(self, **kwargs):
             self._closing = False
             self._starting = 0          # kernel starts in flight (not yet in self._kernels)
             self._checking = False
             self._left_at: dict[str, float] = {}  # kernel id -> when its last page disconnected
+            self._forks: subprocess.Popen | None = None
+            self._forks_dir: str | None = None
+            self._forks_path: str | None = None
             super().__init__(**kwargs)  # schedules the first pool fill
+            if self.fork_kernels:
+                self._start_forks()
             try:
                 loop = asyncio.get_event_loop()
             except RuntimeError:
@@ -108,6 +126,52 @@ def lab_kernel_manager(voila_manager: type) -> type:
                 return await super()._initialize(notebook_path, None, **kwargs)
             finally:
                 self._starting -= 1
+
+        # ---------------------------------------------------------------- forked kernels
+        def _start_forks(self) -> None:
+            """Start the fork server; kernels started from now on are its forks. Its socket is
+            bound here, in a private directory (mode 700), and handed to the server, so a kernel
+            asked for before the server is ready waits in the backlog (scripts/lab_kernels.py)."""
+            self._forks_dir = tempfile.mkdtemp(prefix="smi-lab-forks-")
+            path = os.path.join(self._forks_dir, "forks.sock")
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+                listener.bind(path)
+                listener.listen(512)
+                fd = listener.fileno()
+                self._forks = subprocess.Popen([sys.executable, str(LAB_KERNELS), "serve", str(fd), str(os.getpid())],
+                                               pass_fds=[fd])
+            self._forks_path = path
+            self.log.info("Lab kernels are forked by process %d (%s)", self._forks.pid, path)
+
+        def _stop_forks(self) -> None:
+            if self._forks is not None and self._forks.poll() is None:
+                self._forks.terminate()
+                try:
+                    self._forks.wait(10)
+                except subprocess.TimeoutExpired:
+                    self._forks.kill()
+                    self._forks.wait()
+            if self._forks_dir:
+                shutil.rmtree(self._forks_dir, ignore_errors=True)
+            self._forks = self._forks_dir = self._forks_path = None
+
+        def _check_forks(self) -> None:
+            """A fork server that died is started again (meanwhile kernels start cold)."""
+            if self._forks is not None and self._forks.poll() is not None and not self._closing:
+                self.log.warning("The lab kernels' fork server exited (%s): starting it again", self._forks.returncode)
+                self._stop_forks()
+                self._start_forks()
+
+        def pre_start_kernel(self, kernel_name, kwargs):
+            # every kernel (pooled or a visitor's) passes here: the labs' python3 becomes the forked kernel
+            if self.fork_kernels and kernel_name in (None, "python3"):
+                kernel_name = FORKED_KERNEL
+                # the kernel's launcher finds the server here (a dead server: no variable, cold start)
+                env = kwargs.setdefault("env", dict(os.environ))
+                env.pop(SOCKET_ENV, None)
+                if self._forks is not None and self._forks.poll() is None:
+                    env[SOCKET_ENV] = self._forks_path
+            return super().pre_start_kernel(kernel_name, kwargs)
 
         # ---------------------------------------------------------------- abandoned pages
         # Voila never shuts a page's kernel when the page closes: a reload or a closed tab left
@@ -211,6 +275,7 @@ def lab_kernel_manager(voila_manager: type) -> type:
                 return
             self._checking = True
             try:
+                self._check_forks()
                 bad = []
                 for name, pool in self._pools.items():
                     for task in list(pool):
@@ -252,7 +317,10 @@ def lab_kernel_manager(voila_manager: type) -> type:
             self._watcher.cancel()
             for pool in self._pools.values():  # Voila awaits each pool task; a cancelled one would raise
                 pool[:] = [t for t in pool if not t.cancelled()]
-            return await super().shutdown_all(*args, **kwargs)
+            try:
+                return await super().shutdown_all(*args, **kwargs)
+            finally:
+                self._stop_forks()
 
     return LabKernelManager
 

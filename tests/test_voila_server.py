@@ -266,11 +266,46 @@ class _Server:
             return out
         for p in children:
             try:
-                if "ipykernel" in " ".join(p.cmdline()) and p.status() != psutil.STATUS_ZOMBIE:
+                # a kernel as Voila sees it: a cold one (ipykernel_launcher) or the launcher of a
+                # forked one (scripts/lab_kernels.py launch); both name their connection file
+                cmd = " ".join(p.cmdline())
+                if ("ipykernel" in cmd or "lab_kernels.py launch" in cmd) and p.status() != psutil.STATUS_ZOMBIE:
                     out.append(p)
             except psutil.Error:
                 pass
         return out
+
+    def forked(self) -> list:
+        """The kernels themselves, forked by scripts/lab_kernels.py's server (named smi-lab-kernel)."""
+        import psutil
+        try:
+            children = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.Error:
+            return []
+        out = []
+        for p in children:
+            try:
+                if p.name() == "smi-lab-kernel" and p.status() != psutil.STATUS_ZOMBIE:
+                    out.append(p)
+            except psutil.Error:
+                pass
+        return out
+
+    def kernels_pss_mb(self) -> float:
+        """Memory the kernels hold (PSS: shared pages split among their sharers): the forked
+        kernels, their launchers and the fork server."""
+        import psutil
+        total = 0
+        try:
+            procs = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.Error:
+            return 0.0
+        for p in procs:
+            try:
+                total += p.memory_full_info().pss
+            except psutil.Error:
+                pass
+        return total / 2**20
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -379,18 +414,21 @@ def test_pools_start_repeatedly_without_a_lost_kernel(tmp_path):
     the pool never refilled. Now kernels talk over IPC sockets in Voila's private connection
     directory (no port to race for), a lost pooled kernel is replaced, and the directory goes
     when Voila stops. Started START_RUNS times; each start must reach its full pools and serve."""
+    import psutil
     full = os.environ.get("SMI_VOILA_FULL_POOLS") == "1"
     pool_size = None if full else 4
     expected = _expected_kernels(pool_size)
     for run in range(START_RUNS):
         server = _Server(tmp_path / f"run{run}", _pool_overrides(pool_size))
         conn_dir = None
+        spawned = []
         try:
             server.wait_settled(expected)
             settled = time.monotonic() - server.t_start
-            rss = sum(k.memory_info().rss for k in server.kernels()) / 2**20
             print(f"start {run + 1}: {expected} pooled kernels idle {settled:.0f} s after Voila started; "
-                  f"kernels' RSS {rss:,.0f} MB")
+                  f"kernels' PSS (with their launchers and the fork server) {server.kernels_pss_mb():,.0f} MB")
+            # every kernel is a fork of the warm server, none started cold
+            assert len(server.forked()) == expected, f"{len(server.forked())} forked kernels of {expected}"
             for k in server.kernels():
                 cmd = k.cmdline()
                 conn = Path(cmd[cmd.index("-f") + 1])
@@ -408,10 +446,14 @@ def test_pools_start_repeatedly_without_a_lost_kernel(tmp_path):
             for bad in ("Address already in use", "Kernel died", "restarting kernel", "starting a replacement"):
                 assert bad not in log, f"start {run + 1}: the log says {bad!r}\n{log[-3000:]}"
             _live_lab(server.url("linkage_lab"), limit=60)
+            spawned = psutil.Process(server.proc.pid).children(recursive=True)
         finally:
             server.stop()
         assert conn_dir is None or not conn_dir.exists(), f"{conn_dir} left behind after Voila stopped"
-        assert not server.kernels()
+        # every process Voila started (kernels, their launchers, the fork server) is gone with it,
+        # none left running as an orphan
+        _, alive = psutil.wait_procs(spawned, timeout=20)
+        assert spawned and not alive, f"still running after Voila stopped: {alive}"
 
 
 def test_killed_pooled_kernels_are_replaced(tmp_path):
@@ -424,11 +466,15 @@ def test_killed_pooled_kernels_are_replaced(tmp_path):
     server = _Server(tmp_path, _pool_overrides(1, health_interval=30, abandoned_grace=0))
     try:
         server.wait_settled(len(LABS))
-        killed = server.kernels()
+        # the kernels themselves die (a crash, the OOM killer): each launcher must exit with its
+        # kernel, so Voila sees the death
+        killed = server.forked()
+        assert len(killed) == len(LABS), f"{len(killed)} forked kernels, expected {len(LABS)}"
+        launchers = server.kernels()
         for k in killed:
             k.kill()
-        _, alive = psutil.wait_procs(killed, timeout=10)
-        assert not alive, f"kernels still running after SIGKILL: {alive}"
+        _, alive = psutil.wait_procs(killed + launchers, timeout=10)
+        assert not alive, f"kernels or their launchers still running after SIGKILL: {alive}"
         # served at all, not how fast (test_visitors_beyond_the_pool_and_max_kernels times that):
         # the visitor's kernel and three replacements start together
         served = {_live_lab(server.url("linkage_lab"), PAGE_LIMIT_S)[1]}
@@ -437,14 +483,65 @@ def test_killed_pooled_kernels_are_replaced(tmp_path):
         server.wait_settled(len(LABS) + 2, served)              # full pools again, beside the two served
         assert "restarting kernel" not in server.log_text()     # a restarted kernel would have no lab
         _, kid = _live_lab(server.url("dysfunction_lab"), PAGE_LIMIT_S)
-        for k in server.kernels():                              # that visitor's kernel dies
-            if f"kernel-{kid}.json" in " ".join(k.cmdline()):
+        forked = len(server.forked())
+        for k in server.kernels():                              # that visitor's kernel's launcher dies:
+            if f"kernel-{kid}.json" in " ".join(k.cmdline()):  # the fork server kills its kernel
                 k.kill()
+        deadline = time.monotonic() + 10
+        while len(server.forked()) != forked - 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(server.forked()) == forked - 1, "the killed launcher's kernel is still running"
         deadline = time.monotonic() + 30 + 15                  # the next periodic check
         while f"Kernel {kid} died" not in server.log_text() and time.monotonic() < deadline:
             time.sleep(0.5)
         assert f"Kernel {kid} died" in server.log_text()
         server.wait_settled(len(LABS) + 2, served)              # dysfunction's pool refilled, the dead one gone
+    finally:
+        server.stop()
+
+
+def _fork_servers(server: _Server) -> list:
+    import psutil
+    out = []
+    for p in psutil.Process(server.proc.pid).children():
+        try:
+            if "lab_kernels.py serve" in " ".join(p.cmdline()):
+                out.append(p)
+        except psutil.Error:
+            pass
+    return out
+
+
+def test_a_dead_fork_server_is_replaced_and_its_kernels_live_on(tmp_path):
+    """Kernels are forks of scripts/lab_kernels.py's server. If it dies, the kernels it forked
+    (pooled, waiting for visitors) keep serving, the health check starts a new server, and the
+    kernels started after it are forks again (none left cold)."""
+    import psutil
+    server = _Server(tmp_path, _pool_overrides(1, health_interval=2, fill_delay=1, abandoned_grace=0))
+    try:
+        server.wait_settled(len(LABS))
+        [first] = _fork_servers(server)
+        kernels = server.forked()
+        first.kill()
+        first.wait(10)
+        time.sleep(1)
+        assert all(k.is_running() and k.status() != psutil.STATUS_ZOMBIE for k in kernels), \
+            "the kernels died with their fork server"
+        served = {_live_lab(server.url("linkage_lab"), PAGE_LIMIT_S)[1]}  # from the pool, forked by the dead server
+        deadline = time.monotonic() + 30
+        while not [p for p in _fork_servers(server) if p.pid != first.pid] and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert "fork server exited" in server.log_text(), server.log_text()[-2000:]
+        [second] = _fork_servers(server)
+        assert second.pid != first.pid
+        server.wait_settled(len(LABS) + 1, served)  # the linkage pool refilled
+        # every kernel running is a fork: the three of the dead server (no longer Voila's
+        # descendants) and the refill, from the new server (not a cold start)
+        old = [k for k in kernels if k.is_running() and k.status() != psutil.STATUS_ZOMBIE]
+        assert len(old) == len(LABS)
+        assert [k.ppid() for k in server.forked()] == [second.pid]
+        assert len(server.kernels()) == len(LABS) + 1
+        _live_lab(server.url("linkage_lab"), PAGE_LIMIT_S)
     finally:
         server.stop()
 
