@@ -33,24 +33,26 @@ voila_class45_<lab>_tti_p95_s            (then 45) protocol visitors at once on 
                                          bursts (every lab, 30 and 45) on a preheated server
 voila_preheat_s                          tuned server: start -> every pooled kernel has run its
                                          lab and idles
-voila_idle_rss_mb_before                 pools full, before any visitor: RSS of all kernels
+voila_idle_pss_mb_before                 pools full, before any visitor: PSS of all kernels, their
+                                         launchers and the fork server (PSS: see Server.pss)
 voila_<lab>_roundtrip_p95_ms             headless Chromium, each lab: ArrowRight/ArrowLeft on the
                                          first slider -> everything the move changes is on screen:
                                          the chart, the Numbers table, the share link and the
                                          export link have changed, no DOM change in the lab for
                                          QUIET_MS, and the frame after the last change painted
                                          (double requestAnimationFrame after it). 60 moves
-voila_kernel_rss_mb                      RSS of the kernel that served the linkage page (lab + moves)
-voila_<lab>_kernel_rss_mb, _cpu_s        each lab alone in a one-kernel pool: the pooled kernel's
-                                         RSS and the CPU it used to start and run its lab
+voila_kernel_pss_mb                      PSS of the kernel that served the linkage page (lab + moves)
+voila_<lab>_kernel_pss_mb, _cpu_s        each lab alone in a one-kernel pool: the pooled kernel's
+                                         PSS and the CPU it used to start and run its lab (a forked
+                                         kernel's own; the fork server's one-time CPU in the note)
 voila_move_during_refill_p95_ms          one of the 30 visitors stays and moves a slider (20 moves,
                                          1 s apart) while the pools start 30 replacement kernels
                                          behind the class: move -> the kernel has sent everything
                                          the move changes (chart, numbers, share link, then the
                                          export link, which comes last), protocol level
 voila_state_mb_per_visit                 size of the widget state one page fetches
-voila_rss_after_burst_mb                 RSS of all kernels while the 30 visitors are connected
-voila_rss_after_cull_mb                  visitors gone, their kernels culled, pools full again:
+voila_pss_after_burst_mb                 PSS of all kernels while the 30 visitors are connected
+voila_pss_after_cull_mb                  visitors gone, their kernels culled, pools full again:
                                          back to the idle level
 
 The tuned server runs with a shorter culling timeout, for the cull measurement
@@ -98,7 +100,6 @@ QUIET_MS = 300             # a move is complete when the lab's DOM has not chang
 # idle until the page connects, and with 20 s every kernel of the burst was culled first.
 CULL = ["--MappingKernelManager.cull_idle_timeout=120", "--MappingKernelManager.cull_interval=10"]
 POOL_LIMIT_S = 600.0       # preheating / refilling / culling waits
-LAB_RSS_MB = 120           # a kernel that has run its lab holds more (see Server.wait_settled)
 OVERFLOW = 45              # visitors beyond a pool of 30 (DESIGN: "beyond the pool (45)")
 RELOADS = 5                # of a burst's visitors reload their page once served
 
@@ -147,49 +148,81 @@ class Server:
     def lab_url(self, lab: str) -> str:
         return f"http://127.0.0.1:{self.port}/voila/render/{lab}.ipynb"
 
-    def tree_rss_mb(self) -> float:
-        """RSS of the whole Voila process tree: the server and every kernel."""
+    # Memory is PSS (proportional set size): a page shared by n processes counts 1/n in each.
+    # The labs' kernels are forks of one warm process (scripts/lab_kernels.py) and share most of
+    # their pages with it and each other, so RSS, which counts a shared page in every process,
+    # would count the same pages once per kernel.
+    @staticmethod
+    def pss(procs) -> int:
         import psutil
-        try:
-            return self.tree_rss(psutil.Process(self.proc.pid)) / 2**20
-        except psutil.Error:
-            return float("nan")
-
-    def kernels(self):
-        import psutil
-        try:
-            procs = psutil.Process(self.proc.pid).children(recursive=True)
-        except psutil.Error:
-            return []
-        out = []
+        total = 0
         for p in procs:
             try:
-                if "ipykernel" in " ".join(p.cmdline()):
+                total += p.memory_full_info().pss
+            except psutil.Error:
+                pass
+        return total
+
+    def tree(self) -> list:
+        """Voila and everything it started: kernels (forked, their launchers, or cold), the fork server."""
+        import psutil
+        try:
+            root = psutil.Process(self.proc.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return []
+
+    def tree_mb(self) -> float:
+        """PSS of the whole Voila process tree: the server, the fork server and every kernel."""
+        procs = self.tree()
+        return self.pss(procs) / 2**20 if procs else float("nan")
+
+    def kernels(self):
+        """A kernel as Voila sees it: the launcher of a forked kernel (scripts/lab_kernels.py
+        launch) or a cold kernel (ipykernel_launcher); both name their connection file."""
+        import psutil
+        out = []
+        for p in self.tree()[1:]:
+            try:
+                cmd = " ".join(p.cmdline())
+                if ("ipykernel" in cmd or "lab_kernels.py launch" in cmd) and p.status() != psutil.STATUS_ZOMBIE:
                     out.append(p)
             except psutil.Error:
                 pass
         return out
 
-    @staticmethod
-    def tree_rss(p) -> int:
+    def bodies(self, kernel) -> list:
+        """The processes that hold a kernel's memory and do its work: a forked kernel (named
+        smi-k-<first 8 of its id> by scripts/lab_kernels.py) with its launcher, or a cold kernel
+        and its children."""
         import psutil
-        total = 0
         try:
-            for q in [p, *p.children(recursive=True)]:
-                try:
-                    total += q.memory_info().rss
-                except psutil.Error:
-                    pass
+            m = re.search(r"kernel-([0-9a-f]{8})", " ".join(kernel.cmdline()))
+            if m and "lab_kernels.py launch" in " ".join(kernel.cmdline()):
+                name = f"smi-k-{m.group(1)}"
+                return [kernel, *[p for p in self.tree() if p.name() == name]]
+            return [kernel, *kernel.children(recursive=True)]
         except psutil.Error:
-            pass
-        return total
+            return []
 
-    def kernels_rss_mb(self) -> float:
-        return sum(self.tree_rss(k) for k in self.kernels()) / 2**20
+    def fork_servers(self) -> list:
+        import psutil
+        out = []
+        for p in self.tree()[1:]:
+            try:
+                if "lab_kernels.py serve" in " ".join(p.cmdline()) and not p.name().startswith("smi-k-"):
+                    out.append(p)
+            except psutil.Error:
+                pass
+        return out
+
+    def kernels_mb(self) -> float:
+        """PSS of every kernel, their launchers and the fork server (the pages they share)."""
+        procs = [q for k in self.kernels() for q in self.bodies(k)] + self.fork_servers()
+        return self.pss(procs) / 2**20
 
     def kernel_procs(self, kernel_ids: set[str]) -> list:
-        """The running kernel processes among kernel_ids (a kernel's command line names its
-        connection file, kernel-<id>.json)."""
+        """The running kernels among kernel_ids (as kernels() returns them)."""
         out = []
         for k in self.kernels():
             try:
@@ -200,19 +233,23 @@ class Server:
                 out.append(k)
         return out
 
-    def kernel_rss_mb(self, kernel_id: str) -> float:
+    def kernel_mb(self, kernel_id: str) -> float:
         procs = self.kernel_procs({kernel_id})
-        return self.tree_rss(procs[0]) / 2**20 if procs else float("nan")
+        return self.pss(self.bodies(procs[0])) / 2**20 if procs else float("nan")
 
-    def wait_settled(self, count_ok, limit: float = POOL_LIMIT_S) -> tuple[float, bool]:
-        """Wait until count_ok(number of kernels) holds, every kernel has run its lab (its process
-        tree holds at least LAB_RSS_MB: a kernel that has only started holds ~50 MB, one that has
-        run a lab ~190 MB or more; on a machine loaded by others the CPU test below alone passed
-        while 34 kernels had not yet imported the model), and the server and its kernels are
+    def ready_pooled(self) -> int:
+        """Running kernels that scripts/voila_labs.py logged as pooled and done with their lab
+        ("Pooled kernel <id> has run its lab and waits for a visitor")."""
+        text = (self.tmp / "voila.log").read_text(errors="replace")
+        ready = set(re.findall(r"Pooled kernel ([0-9a-f-]{36}) has run its lab", text))
+        return len(self.kernel_procs(ready)) if ready else 0
+
+    def wait_settled(self, count_ok, pooled: int, limit: float = POOL_LIMIT_S) -> tuple[float, bool]:
+        """Wait until count_ok(number of kernels) holds, at least `pooled` running kernels have
+        been logged as pooled kernels done with their lab, and the server and its kernels are
         quiet together: under 0.3 + 0.02 x kernels CPU-s over 3 s, all summed (under contention
         each of 30 starting kernels alone looks idle, kernels pause while the server sets up
         their clients, and an idle kernel still wakes up now and then).
-        Then pooled kernels have run their lab and wait for a visitor.
         Returns (seconds waited, whether it settled within `limit`)."""
         import psutil
 
@@ -229,10 +266,10 @@ class Server:
         t0 = time.perf_counter()
         while time.perf_counter() - t0 < limit:
             ks = self.kernels()
-            if not count_ok(len(ks)) or any(self.tree_rss(k) < LAB_RSS_MB * 2**20 for k in ks):
+            if not count_ok(len(ks)) or self.ready_pooled() < pooled:
                 time.sleep(0.5)
                 continue
-            procs = [psutil.Process(self.proc.pid), *ks]
+            procs = self.tree()
             before = cpu(procs)
             time.sleep(3.0)
             after = cpu(procs)
@@ -366,7 +403,7 @@ async def _burst(url: str, n: int, limit: float) -> list[float]:
 
 async def _roundtrip(server: Server, lab: str, moves: int) -> tuple[list[float], float, list[str]]:
     """One Chromium page of `lab`: ms per move until all it changes is on screen (inf if not
-    within MOVE_LIMIT_S), the RSS of the page's kernel, and what never changed in slow moves."""
+    within MOVE_LIMIT_S), the PSS of the page's kernel, and what never changed in slow moves."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
@@ -395,9 +432,9 @@ async def _roundtrip(server: Server, lab: str, moves: int) -> tuple[list[float],
                                    or "quiet/paint")
                 if i >= 5:
                     times.append(dt)
-            rss = server.kernel_rss_mb(kernel_id)
+            mem = server.kernel_mb(kernel_id)
             await ctx.close()
-            return times, rss, missing
+            return times, mem, missing
         finally:
             await asyncio.wait_for(browser.close(), 60)
 
@@ -674,7 +711,7 @@ def _idle_again(server: Server, expected: int) -> None:
     """Before a burst: the previous burst's visitors have left and their kernels are freed
     (abandoned_grace), the pools are full, the machine is quiet. Otherwise the leftovers count
     against max_kernels and the burst meets "Lab server full" instead of measuring a class."""
-    server.wait_settled(lambda n: n == expected)
+    server.wait_settled(lambda n: n == expected, expected)
     _wait_machine_quiet()
 
 
@@ -686,20 +723,24 @@ def _short(lab: str) -> str:
 
 def _one_kernel_per_lab() -> None:
     """Each lab alone in a one-kernel pool: what one pooled kernel costs once it has run its lab
-    (RSS and private memory of the kernel's process tree, CPU it used to start and run the lab)."""
+    (PSS and private memory of the kernel's processes, CPU it used to start and run the lab)."""
     import psutil
     for lab in REQUIRED_LABS:
         pools = {"default": {"pool_size": 0}, f"{lab}.ipynb": {"pool_size": 1}}
         server = Server(tuned=True, overrides={"VoilaKernelManager": {"kernel_pools_config": pools}})
         try:
-            _, ok = server.wait_settled(lambda n: n >= 1)
+            _, ok = server.wait_settled(lambda n: n >= 1, pooled=1)
             kernel = server.kernels()[0]
-            procs = [kernel, *kernel.children(recursive=True)]
+            procs = server.bodies(kernel)
             cpu = sum(p.cpu_times().user + p.cpu_times().system for p in procs)
             uss = sum(p.memory_full_info().uss for p in procs) / 2**20
-            emit(f"voila_{lab}_kernel_rss_mb", server.tree_rss(kernel) / 2**20,
-                 f"MB (pooled, lab run; {uss:.0f} MB private{'' if ok else '; NOT settled'})")
-            emit(f"voila_{lab}_kernel_cpu_s", cpu, "s (CPU to start the kernel and run the lab)")
+            forks = server.fork_servers()
+            base = (f"; the fork server it was forked from: {server.pss(forks) / 2**20:.0f} MB PSS, "
+                    f"{sum(p.cpu_times().user + p.cpu_times().system for p in forks):.1f} s CPU once") if forks else ""
+            emit(f"voila_{lab}_kernel_pss_mb", server.pss(procs) / 2**20,
+                 f"MB (pooled, lab run; {uss:.0f} MB private{base}{'' if ok else '; NOT settled'})")
+            emit(f"voila_{lab}_kernel_cpu_s", cpu, "s (the kernel's own CPU to start and run the lab"
+                 + (", from the fork; its launcher included)" if forks else ")"))
         except psutil.Error as err:
             raise SystemExit(f"bench_voila: could not read {lab}'s kernel: {err}")
         finally:
@@ -726,14 +767,14 @@ def main() -> None:
     expected = pool_total()
     tuned = Server(tuned=True, extra=tuple(CULL))
     try:
-        _, ok = tuned.wait_settled(lambda n: n >= expected)
+        _, ok = tuned.wait_settled(lambda n: n >= expected, expected)
         emit("voila_preheat_s", time.perf_counter() - tuned.t_start,
              f"s ({expected} pooled kernels{'' if ok else ', NOT settled within the limit'})")
-        emit("voila_idle_rss_mb_before", tuned.kernels_rss_mb(), f"MB ({len(tuned.kernels())} kernels)")
+        emit("voila_idle_pss_mb_before", tuned.kernels_mb(), f"MB ({len(tuned.kernels())} kernels, with the fork server)")
 
         every = []
         for lab in REQUIRED_LABS:
-            rt, rss, missing = asyncio.run(_roundtrip(tuned, lab, MOVES))
+            rt, mem, missing = asyncio.run(_roundtrip(tuned, lab, MOVES))
             every += rt
             short = _short(lab)
             emit_percentile(f"voila_{short}_roundtrip_p95_ms", rt, "ms",
@@ -741,16 +782,16 @@ def main() -> None:
                             + (f"; not on screen within {MOVE_LIMIT_S:.0f} s: {', '.join(missing)}" if missing else ""),
                             failed=f"moves not on screen within {MOVE_LIMIT_S:.0f} s")
             if lab == "linkage_lab":
-                emit("voila_kernel_rss_mb", rss, "MB (the linkage roundtrip page's kernel, lab run + moves)")
+                emit("voila_kernel_pss_mb", mem, "MB (the linkage roundtrip page's kernel, lab run + moves)")
         emit_percentile("voila_roundtrip_p95_ms", every, "ms", "the three labs' moves together",
                         failed=f"moves not on screen within {MOVE_LIMIT_S:.0f} s")
 
         # the pools refill the kernels those pages took (after fill_delay): start from full, idle pools
         time.sleep(_fill_delay() + 2)
-        tuned.wait_settled(lambda n: n >= expected)
-        open_rss = {}
+        tuned.wait_settled(lambda n: n >= expected, expected)
+        open_mem = {}
         # one visitor stays and moves a slider while the pools refill behind the class
-        r = _class_arrives(tuned, "", while_open=lambda: open_rss.update(mb=tuned.kernels_rss_mb(), n=len(tuned.kernels())),
+        r = _class_arrives(tuned, "", while_open=lambda: open_mem.update(mb=tuned.kernels_mb(), n=len(tuned.kernels())),
                            moves_at=_fill_delay() + 5)
         if r.get("refill_moves"):
             m = r["refill_moves"]
@@ -762,7 +803,7 @@ def main() -> None:
             emit("voila_move_during_refill_p95_ms", math.inf, "ms (the moving visitor was never served)")
         emit("voila_state_mb_per_visit", r["state_bytes"] / 2**20,
              "MB (the widget state a page fetches: mostly the vega bundle JupyterChart ships offline)")
-        emit("voila_rss_after_burst_mb", open_rss["mb"], f"MB ({open_rss['n']} kernels, the 30 visitors connected)")
+        emit("voila_pss_after_burst_mb", open_mem["mb"], f"MB ({open_mem['n']} kernels, the 30 visitors connected)")
 
         # visitors gone: their kernels idle out and are culled; the pools refill to their size
         served = r["kernels"]
@@ -770,14 +811,14 @@ def main() -> None:
         while tuned.kernel_procs(served) and time.perf_counter() - t0 < POOL_LIMIT_S:
             time.sleep(2)
         culled = not tuned.kernel_procs(served)
-        _, ok = tuned.wait_settled(lambda n: n <= expected,
+        _, ok = tuned.wait_settled(lambda n: n <= expected, expected,
                                    limit=max(60.0, POOL_LIMIT_S - (time.perf_counter() - t0)))
-        emit("voila_rss_after_cull_mb", tuned.kernels_rss_mb(),
+        emit("voila_pss_after_cull_mb", tuned.kernels_mb(),
              f"MB ({len(tuned.kernels())} kernels, {time.perf_counter() - t0:.0f} s after the visitors left; "
              f"{len(served)} served kernels {'culled' if culled else 'NOT all culled'}"
              + ("" if ok else ", pools NOT settled") + ")")
 
-        tuned.wait_settled(lambda n: n >= expected)
+        tuned.wait_settled(lambda n: n >= expected, expected)
         _browsers_arrive(tuned, "")
 
         _bursts_on_every_lab(tuned, expected)
@@ -792,9 +833,10 @@ def bursts_only() -> None:
     expected = pool_total()
     tuned = Server(tuned=True)
     try:
-        _, ok = tuned.wait_settled(lambda n: n >= expected)
+        _, ok = tuned.wait_settled(lambda n: n >= expected, expected)
         emit("voila_preheat_s", time.perf_counter() - tuned.t_start,
              f"s ({expected} pooled kernels{'' if ok else ', NOT settled within the limit'})")
+        emit("voila_idle_pss_mb_before", tuned.kernels_mb(), f"MB ({len(tuned.kernels())} kernels, with the fork server)")
         _idle_again(tuned, expected)
         _class_arrives(tuned, "")
         _bursts_on_every_lab(tuned, expected)

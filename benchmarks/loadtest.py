@@ -13,7 +13,8 @@ Visitors arrive one every ARRIVAL_GAP_S (3 s: 100 in 5 minutes), a fixed mix of 
   - stays DWELL_S, then abandons the page (drops the connection; nobody shuts a kernel down).
 An error page, no lab within PAGE_LIMIT_S, or a dead lab is a failure.
 
-Memory: RSS of the whole Voila process tree (server + every kernel), sampled every 2 s: idle
+Memory: PSS of the whole Voila process tree (server, fork server, every kernel; PSS because the
+kernels are forks sharing pages: bench_voila.Server.pss), sampled every 2 s: idle
 (pools full, before the first visitor), peak, and after every visitor's kernel has been freed
 and the pools have settled again.
 
@@ -64,8 +65,8 @@ MIX = ["linkage_lab", "capability_lab", "linkage_lab", "dysfunction_lab"]  # hal
 EXPORT_JS = "(document.querySelector('.smi-lab a.smi-export') || {}).href || ''"
 
 
-class RssSampler(threading.Thread):
-    """Peak RSS of the Voila process tree, and the machine's 1-minute load average, sampled every
+class MemSampler(threading.Thread):
+    """Peak PSS of the Voila process tree, and the machine's 1-minute load average, sampled every
     2 s: the load says whether the 2 cores were this test's alone (the test itself keeps it near
     2-4; other jobs on the machine push it far higher and slow every visitor)."""
 
@@ -76,7 +77,7 @@ class RssSampler(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.wait(2.0):
-            mb = self.server.tree_rss_mb()
+            mb = self.server.tree_mb()
             if mb == mb:  # not NaN
                 self.peak = max(self.peak, mb)
             self.loads.append(os.getloadavg()[0])
@@ -144,12 +145,12 @@ def main() -> None:
         raise SystemExit(f"loadtest: {chromium_missing()}")
     expected = bv.pool_total()
     server = bv.Server(tuned=True)  # voila.json exactly as shipped
-    sampler = RssSampler(server)
+    sampler = MemSampler(server)
     try:
-        _, ok = server.wait_settled(lambda n: n >= expected)
-        idle = server.tree_rss_mb()
-        idle_server = idle - server.kernels_rss_mb()
-        emit("loadtest_rss_idle_mb", idle, f"MB (Voila server + {len(server.kernels())} pooled kernels, before any "
+        _, ok = server.wait_settled(lambda n: n >= expected, expected)
+        idle = server.tree_mb()
+        idle_server = idle - server.kernels_mb()
+        emit("loadtest_pss_idle_mb", idle, f"MB (Voila server + {len(server.kernels())} pooled kernels, before any "
                                            f"visitor{'' if ok else '; pools NOT settled'})")
         bv._wait_machine_quiet()  # the pools' own start-up must not be counted against the first visitors
         sampler.start()
@@ -174,15 +175,15 @@ def main() -> None:
         while server.kernel_procs(served) and time.perf_counter() - t1 < CULL_LIMIT_S:
             time.sleep(2)
         left = len(server.kernel_procs(served))
-        _, settled = server.wait_settled(lambda n: n <= expected,
+        _, settled = server.wait_settled(lambda n: n <= expected, expected,
                                          limit=max(60.0, CULL_LIMIT_S - (time.perf_counter() - t1)))
         sampler.stop.set()
-        after = server.tree_rss_mb()
-        emit("loadtest_rss_peak_mb", sampler.peak, "MB (Voila server + kernels, highest sample)")
-        emit("loadtest_rss_after_cull_mb", after,
+        after = server.tree_mb()
+        emit("loadtest_pss_peak_mb", sampler.peak, "MB (Voila server + kernels, highest sample)")
+        emit("loadtest_pss_after_cull_mb", after,
              f"MB ({len(server.kernels())} kernels, {time.perf_counter() - t1:.0f} s after the last visitor left; "
              f"{len(served) - left} of {len(served)} served kernels freed" + ("" if settled else "; NOT settled") + ")")
-        emit("loadtest_server_rss_growth_mb", (after - server.kernels_rss_mb()) - idle_server,
+        emit("loadtest_server_pss_growth_mb", (after - server.kernels_mb()) - idle_server,
              "MB (the Voila server process itself, after freeing minus idle: its own heap)")
         # back to idle: within 5 % of the idle tree (the server's own heap grows a little)
         back = after <= idle * 1.05 and left == 0

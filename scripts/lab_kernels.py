@@ -38,11 +38,12 @@ import socket
 import sys
 
 SOCKET_ENV = "SMI_LAB_FORKS"
+NICE_ENV = "SMI_LAB_NICE"  # niceness the kernel starts with (its threads inherit it); the launcher's environment
 # What every lab kernel imports anyway (ipykernel's own start, then the labs' package, which
 # imports pandas, altair, ipywidgets and the model), so the children find it in memory.
 PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "ipywidgets", "smi_labs")
 MAX_REQUEST = 1 << 20  # bytes; a request is arguments + environment, a few KB
-KERNEL_NAME = "smi-lab-kernel"  # a forked kernel's process name (ps, top, psutil's name()): its command line is the server's
+KERNEL_PREFIX = "smi-k-"  # a forked kernel's process name: smi-k-<first 8 of its id> (ps, top; its command line is the server's)
 FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
 
 
@@ -167,7 +168,10 @@ def serve(fd: int, parent: int) -> None:
             os.close(wake_r)
             os.close(wake_w)
             os.setsid()
-            _name_process(KERNEL_NAME)
+            _name_process(_kernel_name(request["argv"]))
+            nice = request["env"].get(NICE_ENV, "0")
+            if nice.isdigit():
+                os.nice(min(19, int(nice)))
             for target, fd in zip(request.get("fds", []), fds):
                 os.dup2(fd, target)
                 os.close(fd)
@@ -279,6 +283,12 @@ def serve(fd: int, parent: int) -> None:
         listener.close()
 
 
+def _kernel_name(argv: list[str]) -> str:
+    import re
+    m = re.search(r"kernel-([0-9a-f]{8})", " ".join(argv))
+    return KERNEL_PREFIX + (m.group(1) if m else "lab")
+
+
 def _name_process(name: str) -> None:
     try:
         import ctypes
@@ -327,7 +337,7 @@ def _kernel(request: dict) -> int:
 def main(argv: list[str]) -> None:
     if len(argv) >= 1 and argv[0] == "launch":
         launch(argv[1:])
-    elif len(argv) == 3 and argv[0] == "serve" and argv[1].isdigit() and argv[2].isdigit():
+    elif len(argv) == 3 and argv[0] == "serve" and all(a.isdigit() for a in argv[1:]):
         serve(int(argv[1]), int(argv[2]))
     else:
         sys.exit(__doc__.split("\n\n", 2)[1])

@@ -2,8 +2,8 @@
 
     BOOK_PORT        port for the static book (default 8000)
     VOILA_PORT       port for the Voila labs (default 8866)
-    VOILA_POOL_SIZE  warm kernels per lab, instead of voila.json's class-sized pools (34 kernels:
-                     5.7 GB of RAM, voila.md); e.g. VOILA_POOL_SIZE=1 to preview on a laptop
+    VOILA_POOL_SIZE  warm kernels per lab, instead of voila.json's class-sized pools (90 kernels:
+                     5.5 GB of RAM, voila.md); e.g. VOILA_POOL_SIZE=1 to preview on a laptop
 
 The book is served from _build/html by a threaded http.server. Voila is started only when lab
 notebooks exist under widgets/labs/*.ipynb, with the repo's tuned configuration: it runs from the

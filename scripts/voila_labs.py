@@ -21,10 +21,17 @@ ready; why, and what was measured: voila.md, *The kernel pool*.
 - Culling skips a kernel still starting (jupyter_server raised a TraitError on its unset
   `last_activity`).
 - `LabKernelManager.max_kernels` bounds the kernels alive at once (pools included): every page
-  GET holds a ~200 MB kernel until it is culled, so a reload loop or a crawler would otherwise
+  GET holds a ~100 MB kernel until it is culled, so a reload loop or a crawler would otherwise
   exhaust memory. Beyond it a visitor gets HTTP 503 with a page saying so; refills wait.
 - It refuses to listen on anything but loopback: Voila has no login, and each page GET holds a
   kernel (docs/deploy-labs.md: JupyterHub, or a reverse proxy with login in front of 127.0.0.1).
+- Kernels are forks of one warm process (scripts/lab_kernels.py; LabKernelManager.fork_kernels):
+  the labs' python3 kernels are started through the `smi-lab` kernelspec (share/jupyter/kernels),
+  whose launcher has the fork server fork the kernel; a dead fork server is started again.
+  A pooled kernel starts at `pool_nice` and is set back to 0 when handed to a visitor; refills
+  leave `visitor_reserve` kernels below max_kernels to visitors.
+- Voila builds a Jinja environment per page; here they share one bytecode cache, so page
+  templates are compiled once, not per visitor.
 - Voila's `stop()` removed the connection directory before shutting the kernels down; with
   `KernelManager.transport = "ipc"` (voila.json: no TCP port to race for) the kernels' sockets
   live there, so kernels go first.
@@ -34,6 +41,7 @@ Tested by tests/test_voila_server.py.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import shutil
 import socket
@@ -47,11 +55,12 @@ from jupyter_core.utils import run_sync
 from tornado import web
 from traitlets import Bool, Float, Int
 
-from lab_kernels import SOCKET_ENV  # scripts/lab_kernels.py (this file's folder is on sys.path when run)
+from lab_kernels import KERNEL_PREFIX, NICE_ENV, SOCKET_ENV  # scripts/lab_kernels.py (this file's folder is on sys.path when run)
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 LAB_KERNELS = Path(__file__).resolve().with_name("lab_kernels.py")
 FORKED_KERNEL = "smi-lab"  # share/jupyter/kernels/smi-lab: a kernel forked by LAB_KERNELS
+_POOLED = contextvars.ContextVar("smi_pooled_kernel_start", default=False)  # set in a pool fill's task
 
 VOILA_VERSION = "0.5.13"  # the pool internals used below (_pools, _initialize) are this version's
 
@@ -69,6 +78,12 @@ def lab_kernel_manager(voila_manager: type) -> type:
         abandoned_grace = Float(60.0, config=True, help=(
             "Seconds a visitor's kernel may have no page connected, after its page had connected, "
             "before the health check shuts it down; 0 = never (culling only)."))
+        pool_nice = Int(19, config=True, help=(
+            "Niceness (0-19) of a pooled kernel from its start until it is handed to a visitor: a "
+            "pool refilling behind a class must not take the CPU from the visitors' pages and "
+            "kernels. A visitor's own kernel starts at 0."))
+        visitor_reserve = Int(10, config=True, help=(
+            "Kernels below max_kernels that pool refills leave to visitors."))
         fork_kernels = Bool(True, config=True, help=(
             "Start the labs' python3 kernels as forks of one warm process (scripts/lab_kernels.py) "
             "instead of each from scratch."))
@@ -95,8 +110,8 @@ def lab_kernel_manager(voila_manager: type) -> type:
         def kernel_count(self) -> int:
             return len(self._kernels) + self._starting
 
-        def _room(self) -> bool:
-            return self.max_kernels <= 0 or self.kernel_count() < self.max_kernels
+        def _room(self, reserve: int = 0) -> bool:
+            return self.max_kernels <= 0 or self.kernel_count() < self.max_kernels - reserve
 
         async def start_kernel(self, *, kernel_id=None, **kwargs):
             """A visitor's kernel (Voila's non-pooled path): refused beyond max_kernels."""
@@ -117,10 +132,14 @@ def lab_kernel_manager(voila_manager: type) -> type:
             """A pooled kernel: waits for room below max_kernels instead of failing."""
             if kernel_id is not None:  # a restart of an existing kernel
                 return await super()._initialize(notebook_path, kernel_id, **kwargs)
-            while not self._closing and not self._room():
+            # leave visitor_reserve kernels to visitors, but never so many that the pools cannot fill
+            pooled = sum(len(pool) for pool in self._pools.values())
+            reserve = min(self.visitor_reserve, max(0, self.max_kernels - pooled))
+            while not self._closing and not self._room(reserve):
                 await asyncio.sleep(self.health_interval)
             if self._closing:
                 raise RuntimeError("Voila is stopping: no new pooled kernel")
+            _POOLED.set(True)  # this task's context only: pre_start_kernel starts it at pool_nice
             self._starting += 1
             try:
                 return await super()._initialize(notebook_path, None, **kwargs)
@@ -171,6 +190,7 @@ def lab_kernel_manager(voila_manager: type) -> type:
                 env.pop(SOCKET_ENV, None)
                 if self._forks is not None and self._forks.poll() is None:
                     env[SOCKET_ENV] = self._forks_path
+                env[NICE_ENV] = str(self.pool_nice if _POOLED.get() else 0)
             return super().pre_start_kernel(kernel_name, kwargs)
 
         # ---------------------------------------------------------------- abandoned pages
@@ -255,8 +275,23 @@ def lab_kernel_manager(voila_manager: type) -> type:
             for i, task in enumerate(pool):
                 if self._problem(task) is None:
                     pool.insert(0, pool.pop(i))  # Voila's method hands out pool[0]
+                    self._unnice(task.result()["kernel_id"])
                     break
             return await super().get_rendered_notebook(notebook_name, extra_kernel_env_variables, **kwargs)
+
+        def _unnice(self, kernel_id: str) -> None:
+            """A pooled kernel handed to a visitor leaves pool_nice for the visitor's own priority.
+            Lowering a niceness needs CAP_SYS_NICE (root); without it the kernel stays where it is."""
+            if not self.pool_nice or self._forks is None:
+                return
+            import psutil
+            name = f"{KERNEL_PREFIX}{kernel_id[:8]}"
+            try:
+                for p in psutil.Process(self._forks.pid).children():
+                    if p.name() == name:
+                        os.setpriority(os.PRIO_PGRP, p.pid, 0)  # the kernel's group: every thread of it
+            except (OSError, psutil.Error) as err:
+                self.log.debug("Kernel %s keeps niceness %d: %s", kernel_id, self.pool_nice, err)
 
         def _check_soon(self) -> None:
             if not self._checking and not self._closing:
@@ -325,6 +360,40 @@ def lab_kernel_manager(voila_manager: type) -> type:
     return LabKernelManager
 
 
+def _share_compiled_templates() -> None:
+    """Voila builds a new exporter, so a new Jinja environment, for every page, and compiled the
+    page's templates again each time: a third of the server's busy time in a burst (py-spy,
+    25 visitors). All VoilaExporter environments are configured alike (async, the same
+    extensions), so they share one in-memory bytecode cache; a changed template has another
+    checksum and is compiled afresh."""
+    from jinja2 import BytecodeCache
+    from voila.exporter import VoilaExporter
+
+    if getattr(VoilaExporter.environment, "_smi_labs", False):
+        return
+
+    class SharedBytecode(BytecodeCache):
+        def __init__(self):
+            self.code: dict[str, bytes] = {}
+
+        def load_bytecode(self, bucket):
+            if bucket.key in self.code:
+                bucket.bytecode_from_string(self.code[bucket.key])
+
+        def dump_bytecode(self, bucket):
+            self.code[bucket.key] = bucket.bytecode_to_string()
+
+    shared = SharedBytecode()
+    plain = VoilaExporter.environment.fget
+
+    def environment(self):
+        env = plain(self)
+        env.bytecode_cache = shared
+        return env
+    environment._smi_labs = True
+    VoilaExporter.environment = property(environment)
+
+
 def install() -> type:
     """Make Voila build LabKernelManager (when preheat_kernel is on) and return the Voila
     application class to run."""
@@ -337,6 +406,7 @@ def install() -> type:
                  "check its use of VoilaKernelManager internals, then update VOILA_VERSION")
     from voila.request_info_handler import RequestInfoSocketHandler
 
+    _share_compiled_templates()
     factory = voila.app.voila_kernel_manager_factory
     if not getattr(RequestInfoSocketHandler.open, "_smi_labs", False):
         plain_open = RequestInfoSocketHandler.open
@@ -361,7 +431,7 @@ def install() -> type:
         def initialize(self, argv=None):
             super().initialize(argv)
             if self.ip not in LOOPBACK:
-                # every page GET holds a ~200 MB kernel for cull_idle_timeout: an open port is a
+                # every page GET holds a ~100 MB kernel for cull_idle_timeout: an open port is a
                 # memory-exhaustion button (and Voila has no login of its own)
                 sys.exit(f"scripts/voila_labs.py: Voila.ip={self.ip!r} would serve the labs without a login to "
                          "anyone who can reach this machine. Keep Voila.ip=127.0.0.1 (voila.json) and put JupyterHub "
