@@ -84,7 +84,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.stats import emit, emit_percentile, nearest_rank  # noqa: E402
-from tests.support import CHROMIUM, FLAGS as _FLAGS, LOOPBACK_ONLY, chromium_missing, free_port, serve_module  # noqa: E402
+from tests.support import CHROMIUM, FLAGS as _FLAGS, LOOPBACK_ONLY, chromium_missing, free_port, lab_kernels_module, serve_module  # noqa: E402
 
 LABS = ROOT / "widgets" / "labs"
 REQUIRED_LABS = ["linkage_lab", "capability_lab", "dysfunction_lab"]
@@ -192,14 +192,14 @@ class Server:
         return out
 
     def bodies(self, kernel) -> list:
-        """The processes that hold a kernel's memory and do its work: a forked kernel (named
-        smi-k-<first 8 of its id> by scripts/lab_kernels.py) with its launcher, or a cold kernel
+        """The processes that hold a kernel's memory and do its work: a forked kernel (named by
+        scripts/lab_kernels.py's kernel_process_name) with its launcher, or a cold kernel
         and its children."""
         import psutil
         try:
             m = re.search(r"kernel-([0-9a-f]{8})", " ".join(kernel.cmdline()))
             if m and "lab_kernels.py launch" in " ".join(kernel.cmdline()):
-                name = f"smi-k-{m.group(1)}"
+                name = lab_kernels_module().kernel_process_name(m.group(1))
                 return [kernel, *[p for p in self.tree() if p.name() == name]]
             return [kernel, *kernel.children(recursive=True)]
         except psutil.Error:
@@ -210,7 +210,7 @@ class Server:
         out = []
         for p in self.tree()[1:]:
             try:
-                if "lab_kernels.py serve" in " ".join(p.cmdline()) and not p.name().startswith("smi-k-"):
+                if "lab_kernels.py serve" in " ".join(p.cmdline()) and not p.name().startswith(lab_kernels_module().KERNEL_PREFIX):
                     out.append(p)
             except psutil.Error:
                 pass

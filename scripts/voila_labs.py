@@ -55,9 +55,14 @@ from jupyter_core.utils import run_sync
 from tornado import web
 from traitlets import Bool, Float, Int
 
-from lab_kernels import KERNEL_PREFIX, NICE_ENV, SOCKET_ENV  # scripts/lab_kernels.py (this file's folder is on sys.path when run)
+from lab_kernels import NICE_ENV, SOCKET_ENV, forked_kernel_pid  # scripts/lab_kernels.py (this file's folder is on sys.path when run)
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# The labs' chart bundle: the kernels write it to the directory named by CHARTS_ENV and their
+# charts import it from CHARTS_ROUTE (smi_labs.common.serve_bundle; the same two values there,
+# tests/test_voila_server.py checks). Not imported from there: smi_labs loads pandas and altair.
+CHARTS_ENV = "SMI_LAB_CHARTS"
+CHARTS_ROUTE = "voila/smi-lab/"
 LAB_KERNELS = Path(__file__).resolve().with_name("lab_kernels.py")
 FORKED_KERNEL = "smi-lab"  # share/jupyter/kernels/smi-lab: a kernel forked by LAB_KERNELS
 _POOLED = contextvars.ContextVar("smi_pooled_kernel_start", default=False)  # set in a pool fill's task
@@ -284,13 +289,12 @@ def lab_kernel_manager(voila_manager: type) -> type:
             Lowering a niceness needs CAP_SYS_NICE (root); without it the kernel stays where it is."""
             if not self.pool_nice or self._forks is None:
                 return
-            import psutil
-            name = f"{KERNEL_PREFIX}{kernel_id[:8]}"
+            pid = forked_kernel_pid(self._forks.pid, kernel_id)
             try:
-                for p in psutil.Process(self._forks.pid).children():
-                    if p.name() == name:
-                        os.setpriority(os.PRIO_PGRP, p.pid, 0)  # the kernel's group: every thread of it
-            except (OSError, psutil.Error) as err:
+                if pid is None:
+                    raise ProcessLookupError("not found among the fork server's children")
+                os.setpriority(os.PRIO_PGRP, pid, 0)  # the kernel's group: every thread of it
+            except OSError as err:
                 self.log.debug("Kernel %s keeps niceness %d: %s", kernel_id, self.pool_nice, err)
 
         def _check_soon(self) -> None:
@@ -427,8 +431,18 @@ def install() -> type:
         lab_factory._smi_labs = True
         voila.app.voila_kernel_manager_factory = lab_factory
 
+    class ChartBundle(web.StaticFileHandler):
+        """The labs' chart bundle. Its name is its checksum, so a browser keeps it for a year and
+        a second lab, or a second visit, does not download it again."""
+
+        def get_cache_time(self, path, modified, mime_type):
+            return 365 * 24 * 3600
+
     class LabsVoila(Voila):
         def initialize(self, argv=None):
+            # before the kernel manager exists: the fork server and every kernel inherit it
+            self.charts_dir = tempfile.mkdtemp(prefix="smi-lab-charts-")
+            os.environ[CHARTS_ENV] = self.charts_dir
             super().initialize(argv)
             if self.ip not in LOOPBACK:
                 # every page GET holds a ~100 MB kernel for cull_idle_timeout: an open port is a
@@ -437,12 +451,19 @@ def install() -> type:
                          "anyone who can reach this machine. Keep Voila.ip=127.0.0.1 (voila.json) and put JupyterHub "
                          "or a reverse proxy with login in front of it (docs/deploy-labs.md).")
 
+        def init_handlers(self):
+            from jupyter_server.utils import url_path_join
+
+            return [(url_path_join(self.server_url, CHARTS_ROUTE + "(jupyterchart-[0-9a-f]{8}\\.js)"), ChartBundle,
+                     {"path": self.charts_dir}), *super().init_handlers()]
+
         def stop(self):
             # kernels first: with IPC transport their sockets are in connection_dir
             try:
                 run_sync(self.kernel_manager.shutdown_all)()
             finally:
                 shutil.rmtree(self.connection_dir, ignore_errors=True)
+                shutil.rmtree(self.charts_dir, ignore_errors=True)
 
     return LabsVoila
 

@@ -57,15 +57,24 @@ def free_port() -> int:
 
 
 @lru_cache(maxsize=None)
-def serve_module():
-    """scripts/serve.py as a module (scripts/ is not a package): voila_command(), stop_server(),
-    so every launcher starts the labs the way `make serve` does."""
-    path = ROOT / "scripts" / "serve.py"
-    spec = importlib.util.spec_from_file_location("smi_serve", path)
+def _script(name: str, as_name: str):
+    """scripts/<name>.py as a module (scripts/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(as_name, ROOT / "scripts" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
-    sys.modules["smi_serve"] = mod  # dataclasses and pickling look a module up by name
+    sys.modules[as_name] = mod  # dataclasses and pickling look a module up by name
     spec.loader.exec_module(mod)
     return mod
+
+
+def serve_module():
+    """scripts/serve.py: voila_command(), stop_server(), so every launcher starts the labs the
+    way `make serve` does."""
+    return _script("serve", "smi_serve")
+
+
+def lab_kernels_module():
+    """scripts/lab_kernels.py: how forked lab kernels are named (kernel_process_name, KERNEL_PREFIX)."""
+    return _script("lab_kernels", "smi_lab_kernels")
 
 
 def pattern(seed: int) -> dict[str, int]:

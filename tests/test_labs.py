@@ -537,3 +537,121 @@ def test_a_lab_kernel_does_not_load_the_server_or_a_grammar_it_never_uses():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                          cwd=str(common.__file__).rsplit("/smi_labs/", 1)[0], check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout[-500:]
+
+
+# --------------------------------------------------------------------------- forked kernels
+
+def test_chart_bundle_served_by_the_lab_server(tmp_path, monkeypatch):
+    """Under the labs' Voila server a chart carries a small module importing the bundle from the
+    server (smi_labs.common.serve_bundle), not the ~0.9 MB bundle itself."""
+    import altair as alt
+
+    bundle = "export default {render() {}};\n" + "// vega " * 1000
+    module = common.serve_bundle(bundle, tmp_path)
+    [path] = tmp_path.iterdir()
+    assert re.fullmatch(r"jupyterchart-[0-9a-f]{8}\.js", path.name)
+    assert path.read_text(encoding="utf-8") == bundle
+    assert f'"{common.CHARTS_ROUTE}{path.name}"' in module and len(module) < 600
+    assert "export default" in module and "jupyter-config-data" in module  # the page's base URL
+    stamp = path.stat().st_mtime_ns
+    assert common.serve_bundle(bundle, tmp_path) == module and path.stat().st_mtime_ns == stamp  # kept, not rewritten
+    other = common.serve_bundle(bundle + "// another version", tmp_path)
+    assert other != module and len(list(tmp_path.iterdir())) == 2  # a new bundle, a new name
+    assert common.serve_bundle(bundle, tmp_path / "missing") is None  # cannot write: charts carry the bundle
+
+    for attr in ("_esm", "_is_offline"):  # restored after the test
+        monkeypatch.setattr(alt.JupyterChart, attr, getattr(alt.JupyterChart, attr))
+    served = tmp_path / "served"
+    served.mkdir()
+    monkeypatch.setenv(common.CHARTS_ENV, str(served))
+    common._offline_once.cache_clear()
+    try:
+        common._offline_once()
+        [path] = served.iterdir()
+        assert len(path.read_text(encoding="utf-8")) > 500_000  # the whole offline bundle, served
+        assert alt.JupyterChart._esm == common.serve_bundle(path.read_text(encoding="utf-8"), served)
+    finally:
+        common._offline_once.cache_clear()
+
+
+def _lab_widgets(root) -> list:
+    """Every widget a lab's page shows: its tree, with each widget's layout and style."""
+    import ipywidgets as W
+
+    seen, out, todo = set(), [], [root]
+    while todo:
+        w = todo.pop()
+        if id(w) in seen:
+            continue
+        seen.add(id(w))
+        out.append(w)
+        for name in w.keys:
+            value = getattr(w, name)
+            for v in value if isinstance(value, (list, tuple)) else [value]:
+                if isinstance(v, W.Widget):
+                    todo.append(v)
+    return out
+
+
+def test_prebuilt_lab_is_taken_over_by_the_kernel(monkeypatch):
+    """A forked kernel's first lab is the one its fork server built (common.prebuild): run()
+    opens each of its widgets on the kernel's comms under the same model id, sends no comm_close,
+    drops the other prebuilt labs, and the lab is the one a fresh build gives and still responds."""
+    import gc
+
+    import comm
+    import IPython.display
+    from ipywidgets.widgets.widget import _instances
+
+    sent, kernel = [], []
+
+    class KernelComm(comm.base_comm.BaseComm):
+        """ipykernel's comm: it publishes nothing before a kernel runs (in the fork server),
+        everything after (in the forked kernel), its own closing when collected included."""
+        def publish_msg(self, msg_type, data=None, metadata=None, buffers=None, **keys):
+            if kernel:
+                sent.append((msg_type, self.comm_id))
+
+    monkeypatch.setattr(comm, "create_comm", KernelComm)
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: None)
+    common.prebuild(LinkageLab, CapabilityLab)
+    prebuilt, widgets = common._PREBUILT[LinkageLab]
+    _, others = common._PREBUILT[CapabilityLab]
+    ids = {w.model_id for w in widgets}
+    old = [w.comm for w in widgets]
+    kernel.append(True)  # forked: the kernel runs
+    try:
+        lab = common.run(LinkageLab)
+        del old
+        gc.collect()  # the widgets' old comms are gone: they must not close the models on the page
+        assert lab is prebuilt and common._PREBUILT == {}
+        shown = _lab_widgets(lab.root)
+        assert {w.model_id for w in shown} <= ids and len(shown) > 50
+        assert all(isinstance(w.comm, KernelComm) and w.comm.comm_id == w.model_id for w in shown)
+        assert {i for kind, i in sent if kind == "comm_open"} == ids
+        assert not [m for m in sent if m[0] == "comm_close"], "a comm_close reached the page"
+        assert not any(w.model_id in _instances for w in others)  # their state is not sent to the page
+
+        fresh = LinkageLab()
+        fresh.recompute()
+        for name in ("numbers", "share", "export"):
+            assert getattr(lab, name).value == getattr(fresh, name).value
+        assert lab.chart.spec == fresh.chart.spec
+        before = lab.numbers.value
+        lab.controls["key_terms"].value = 0.9  # still wired: the numbers follow the control
+        assert lab.numbers.value != before
+        assert common.run(LinkageLab) is not lab  # only the first lab of a kernel is prebuilt
+    finally:
+        common._PREBUILT.clear()
+        for w in list(_instances.values()):
+            w.close()
+
+
+def test_lab_server_and_labs_agree_on_the_chart_bundle(monkeypatch):
+    """scripts/voila_labs.py serves the directory smi_labs.common writes to, at the route the
+    charts import from (two spellings: voila_labs does not import the heavy labs package)."""
+    import importlib
+
+    monkeypatch.syspath_prepend(str(common.Path(__file__).resolve().parents[1] / "scripts"))
+    voila_labs = importlib.import_module("voila_labs")
+    assert (voila_labs.CHARTS_ENV, voila_labs.CHARTS_ROUTE) == (common.CHARTS_ENV, common.CHARTS_ROUTE)

@@ -37,7 +37,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.support import free_port, serve_module
+from tests.support import free_port, lab_kernels_module, serve_module
 
 ROOT = Path(__file__).resolve().parent.parent
 LABS = sorted((ROOT / "widgets" / "labs").glob("*.ipynb"))
@@ -276,7 +276,7 @@ class _Server:
         return out
 
     def forked(self) -> list:
-        """The kernels themselves, forked by scripts/lab_kernels.py's server (named smi-k-<id>)."""
+        """The kernels themselves, forked by scripts/lab_kernels.py's server (named by its kernel_process_name)."""
         import psutil
         try:
             children = psutil.Process(self.proc.pid).children(recursive=True)
@@ -285,7 +285,7 @@ class _Server:
         out = []
         for p in children:
             try:
-                if p.name().startswith("smi-k-") and p.status() != psutil.STATUS_ZOMBIE:
+                if p.name().startswith(lab_kernels_module().KERNEL_PREFIX) and p.status() != psutil.STATUS_ZOMBIE:
                     out.append(p)
             except psutil.Error:
                 pass
@@ -564,7 +564,7 @@ def test_visitors_beyond_the_pool_and_max_kernels(tmp_path):
         assert len(server.kernels()) == len(LABS) + 2, "the refill should still be waiting (fill_delay 120 s)"
         # the visitors' kernels run at 0: the pooled one handed out was set back (as root, as here
         # and in CI: lowering a niceness needs CAP_SYS_NICE), the two started for visitors began at 0
-        served = {f"smi-k-{kid[:8]}" for _, kid in visits}
+        served = {lab_kernels_module().kernel_process_name(kid) for _, kid in visits}
         by_name = {k.name(): k for k in server.forked()}
         assert served <= set(by_name), (served, set(by_name))
         if os.geteuid() == 0:

@@ -126,7 +126,13 @@ WHISKERS = """() => Object.fromEntries([...document.querySelectorAll('.smi-lab-c
 
 @pytest.mark.parametrize("lab", LABS)
 def test_lab_loads_clean(lab, voila_url, lab_page):
+    bundles = []
+    lab_page.page.on("response", lambda r: bundles.append(r) if "/voila/smi-lab/jupyterchart-" in r.url else None)
     page = open_lab(lab_page, f"{voila_url}/voila/render/{lab}.ipynb")
+    # the chart's front end is the server's file, kept by the browser (smi_labs.common.serve_bundle)
+    [bundle] = bundles
+    assert bundle.status == 200 and "max-age=31536000" in bundle.headers.get("cache-control", "")
+    assert len(bundle.body()) > 500_000
     assert page.locator(".smi-lab h1").text_content()
     assert page.locator(".smi-notice").count() == 0
     assert not lab_page.errors, lab_page.errors

@@ -9,8 +9,8 @@ if "jsonschema" not in sys.modules:
     sys.modules.setdefault("rfc3987_syntax", None)
 
 from .capability import CapabilityLab, capability_lab
-from .common import warm
+from .common import prebuild, warm
 from .dysfunction import DysfunctionLab, dysfunction_lab
 from .linkage import LinkageLab, linkage_lab
 
-__all__ = ["LinkageLab", "CapabilityLab", "DysfunctionLab", "linkage_lab", "capability_lab", "dysfunction_lab", "warm"]
+__all__ = ["LinkageLab", "CapabilityLab", "DysfunctionLab", "linkage_lab", "capability_lab", "dysfunction_lab", "prebuild", "warm"]

@@ -67,11 +67,54 @@ def offline_charts(cache_dir: Path | None = None) -> Path:
     return path
 
 
+# Under the labs' Voila server (scripts/voila_labs.py sets it): a directory that server serves at
+# CHARTS_ROUTE under its base URL. Elsewhere (JupyterLab, JupyterHub, nbval) unset: every chart
+# carries its bundle, as stock altair's enable_offline() does.
+CHARTS_ENV = "SMI_LAB_CHARTS"
+CHARTS_ROUTE = "voila/smi-lab/"
+# The module a chart carries instead of the bundle: it imports the bundle from the lab server. The
+# page's base URL (a JupyterHub prefix, say) is in Voila's page config; a blob: module (what
+# anywidget makes of the text) cannot resolve a relative URL itself.
+_IMPORT_SERVED = """// JupyterChart's front end, served by the lab server (smi_labs.common.serve_bundle)
+const config = JSON.parse(document.getElementById("jupyter-config-data")?.textContent || "{}");
+const served = await import(new URL((config.baseUrl || "/") + "%s", document.baseURI).href);
+export default served.default;
+"""
+
+
+def serve_bundle(bundle: str, directory: str | Path) -> str | None:
+    """Put the chart bundle in `directory`, named by its checksum (so browsers may keep it for
+    good), and return the module that imports it from there: ~400 bytes in each page's widget
+    state instead of ~0.9 MB, and a file the browser caches across visits. None if the file
+    cannot be written (the charts then carry the bundle)."""
+    import zlib
+
+    name = f"jupyterchart-{zlib.crc32(bundle.encode()):08x}.js"
+    path = Path(directory) / name
+    tmp = None
+    try:
+        if not path.is_file() or path.stat().st_size != len(bundle.encode()):
+            fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(bundle)
+            os.replace(tmp, path)  # kernels may race: each renames a whole file into place
+    except OSError:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        return None
+    return _IMPORT_SERVED % (CHARTS_ROUTE + name)
+
+
 @functools.cache
 def _offline_once() -> None:
     # on first use, not at import: importing smi_labs (tests, tools, the docs) must not write
     # to the home directory
     offline_charts()
+    served = os.environ.get(CHARTS_ENV)
+    if served:
+        module = serve_bundle(alt.JupyterChart._esm, served)
+        if module is not None:
+            alt.JupyterChart._esm = module
 
 
 def warm() -> None:
@@ -607,14 +650,65 @@ class BarLab(Lab):
             setattr(self.chart.params, bands.BAND_PARAM, self._band())
 
 
+# Labs built before a fork, each waiting for the first kernel that shows it (prebuild, run).
+_PREBUILT: dict[type, tuple[Lab, list[W.Widget]]] = {}
+
+
+def prebuild(*lab_classes: type[Lab]) -> None:
+    """Build each lab as run() would (shipped data, defaults, computed), before any kernel exists.
+
+    scripts/lab_kernels.py calls it in the fork server: every forked kernel then holds these labs
+    already built, and its first run() of one takes it over (_adopt) instead of building it,
+    which cost 0.85 s of CPU for the linkage lab, most of a forked kernel's start. Without a
+    kernel the widgets' comms publish nothing; _adopt gives each its kernel's comm."""
+    from ipywidgets.widgets.widget import _instances
+
+    for cls in lab_classes:
+        before = set(_instances)
+        lab = cls()
+        lab.recompute()
+        _PREBUILT[cls] = (lab, [w for key, w in list(_instances.items()) if key not in before])
+
+
+def _adopt(lab_factory) -> Lab | None:
+    """The prebuilt lab of this class, its widgets opened on this kernel's comms (None if there
+    is none; the first lab a kernel runs only: the other prebuilt labs are dropped). Each widget keeps its model id (Widget.open reuses it), so the references
+    between widgets hold whatever the order. The comm a widget had is marked closed before it
+    is dropped: otherwise its garbage collection, now that a kernel runs, would send the page
+    a comm_close for the model id the widget still uses."""
+    from ipywidgets.widgets.widget import _instances
+
+    entry = _PREBUILT.pop(lab_factory, None)
+    if entry is None:
+        return None
+    # the other prebuilt labs leave the kernel's widget registry: a page asks for the state of
+    # every widget in it (three labs' states were 3.3 MB instead of 1.1)
+    for _, others in _PREBUILT.values():
+        for w in others:
+            if w.comm is not None:
+                w.comm._closed = True
+            _instances.pop(w._model_id, None)
+    _PREBUILT.clear()
+    lab, widgets = entry
+    for w in widgets:
+        if w.comm is not None:
+            w.comm._closed = True
+        w.comm = None
+        w.open()
+    return lab
+
+
 def run(lab_factory: Callable[[], Lab]) -> Lab:
-    """Build the lab, show it, then take the page's query string (waits for it when preheated)."""
+    """Build the lab (or take over the one built before this kernel was forked: prebuild), show
+    it, then take the page's query string (waits for it when preheated)."""
     from IPython.display import display
 
-    lab = lab_factory()
-    # the defaults are computed now, so a preheated kernel has them ready before its visitor
-    # arrives; after the query string only what the link changes is computed
-    lab.recompute()
+    lab = _adopt(lab_factory)
+    if lab is None:
+        lab = lab_factory()
+        # the defaults are computed now, so a preheated kernel has them ready before its visitor
+        # arrives; after the query string only what the link changes is computed
+        lab.recompute()
     display(lab.root)
     lab.apply_query(query_string())
     lab.mark_ready()
