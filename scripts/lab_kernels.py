@@ -7,8 +7,9 @@
 
 Why: a lab kernel started cold spends ~2.5 s of CPU importing Python, ipykernel, pandas, altair and
 the model before it runs the lab. A class beyond the kernel pool on 2 cores waited 60-75 s for
-that (voila.md, *The kernel pool*). The server imports all of it once; each kernel is a fork of it
-(copy-on-write memory), so a new kernel costs ipykernel's own start and the lab's cells.
+that (voila.md, *The kernel pool*). The server imports all of it once and builds each lab once
+(smi_labs.prebuild); each kernel is a fork of it (copy-on-write memory), so a new kernel costs
+ipykernel's own start, taking over its prebuilt lab, and Voila's run of the notebook.
 
 How:
 - `launch` is the process Voila's kernel manager starts, signals and watches, as for any kernel.

@@ -32,6 +32,10 @@ ready; why, and what was measured: voila.md, *The kernel pool*.
   leave `visitor_reserve` kernels below max_kernels to visitors.
 - Voila builds a Jinja environment per page; here they share one bytecode cache, so page
   templates are compiled once, not per visitor.
+- The charts' JupyterChart bundle (~0.9 MB, offline Vega) is served as a file at
+  `voila/smi-lab/jupyterchart-<crc32>.js`, cached by browsers for a year; the kernels write it
+  to the directory in $SMI_LAB_CHARTS, and each chart's widget state carries a small module that
+  imports it (smi_labs.common.serve_bundle) instead of the bundle itself.
 - Voila's `stop()` removed the connection directory before shutting the kernels down; with
   `KernelManager.transport = "ipc"` (voila.json: no TCP port to race for) the kernels' sockets
   live there, so kernels go first.

@@ -10,7 +10,7 @@ script or stylesheet from another host. Every wait is bounded; the servers and t
 always stopped.
 
 The kernel pool (scripts/voila_labs.py) is tested on servers of its own: repeated starts of the
-pools (SMI_VOILA_FULL_POOLS=1: voila.json's full 34-kernel pools, ~75 s per start on 2 cores;
+pools (SMI_VOILA_FULL_POOLS=1: voila.json's full 90-kernel pools, ~60 s per start on 2 cores;
 default 4 kernels per lab), a killed pooled kernel, visitors beyond the pool, max_kernels, an
 abandoned page's kernel freed after abandoned_grace, culling meeting a kernel still starting.
 A "live lab" is checked as the page uses it: the page's kernel answers on its websocket with the
