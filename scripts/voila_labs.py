@@ -64,7 +64,7 @@ from lab_kernels import NICE_ENV, SOCKET_ENV, forked_kernel_pid  # scripts/lab_k
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 # The labs' chart bundle: the kernels write it to the directory named by CHARTS_ENV and their
 # charts import it from CHARTS_ROUTE (smi_labs.common.serve_bundle; the same two values there,
-# tests/test_voila_server.py checks). Not imported from there: smi_labs loads pandas and altair.
+# tests/test_labs.py checks). Not imported from there: smi_labs loads pandas and altair.
 CHARTS_ENV = "SMI_LAB_CHARTS"
 CHARTS_ROUTE = "voila/smi-lab/"
 LAB_KERNELS = Path(__file__).resolve().with_name("lab_kernels.py")

@@ -672,10 +672,12 @@ def prebuild(*lab_classes: type[Lab]) -> None:
 
 def _adopt(lab_factory) -> Lab | None:
     """The prebuilt lab of this class, its widgets opened on this kernel's comms (None if there
-    is none; the first lab a kernel runs only: the other prebuilt labs are dropped). Each widget keeps its model id (Widget.open reuses it), so the references
-    between widgets hold whatever the order. The comm a widget had is marked closed before it
-    is dropped: otherwise its garbage collection, now that a kernel runs, would send the page
-    a comm_close for the model id the widget still uses."""
+    is none; only for the first lab a kernel runs: the other prebuilt labs are dropped).
+
+    Each widget keeps its model id (Widget.open reuses it), so the references between widgets
+    hold whatever the order. The comm a widget had is marked closed before it is dropped:
+    otherwise its garbage collection, now that a kernel runs, would send the page a comm_close
+    for the model id the widget still uses."""
     from ipywidgets.widgets.widget import _instances
 
     entry = _PREBUILT.pop(lab_factory, None)
