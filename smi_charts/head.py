@@ -16,7 +16,7 @@ field is a plain form that opens search.html). A page paints only once all of th
   inline scripts between them only set variables, but ``DOCUMENTATION_OPTIONS.pagename = ...``
   needs ``documentation_options.js`` to have run: that small file is inlined instead;
 * pydata-sphinx-theme's per-region focus pass is switched off (:data:`THEME_PATCH`; smi.js
-  does it in one pass) and its script gets a fingerprint of its own;
+  measures each region when it nears the view) and its script gets a fingerprint of its own;
 * the theme's ``<link rel="preload">`` of its own deferred scripts is dropped. The health check
   and the debrief start on DOMContentLoaded, after the deferred smi.js has run
   (templates/_healthcheck_macros.html.j2).
@@ -38,7 +38,8 @@ SAFELIST = re.compile(r"^(bs-tooltip-|bs-popover-|tooltip|popover|collaps|show|f
 
 # pydata-sphinx-theme (pinned in requirements.txt) makes each scrolling region focusable by
 # setting its tabindex right after reading its size, which lays the whole page out once per region
-# (a second of a phone's main thread on the model reference). smi.js does the same in one pass;
+# (a second of a phone's main thread on the model reference). smi.js measures a region when it
+# nears the view (the tables far off screen are not laid out at load: smi.css);
 # the theme's function is switched off by a `return`. A theme whose code differs stops the build,
 # so the switch is never silently lost.
 THEME_JS = "_static/scripts/pydata-sphinx-theme.js"

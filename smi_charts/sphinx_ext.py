@@ -248,8 +248,12 @@ def _head(app, exception) -> None:
 
 
 def setup(app):
-    # smi.js is deferred (head.py); the class its CSS keys on is set before the first paint
-    app.add_js_file(None, body='document.documentElement.classList.add("smi-js");', priority=100)
+    # smi.js is deferred (head.py); the classes its CSS keys on are set before the first paint.
+    # smi-deep-link: a page opened at an anchor lays every table out (smi.css), so the browser
+    # scrolls to the anchor in a page laid out as it will stay.
+    app.add_js_file(None, body='document.documentElement.classList.add("smi-js");'
+                    ' if (location.hash.length > 1) document.documentElement.classList.add("smi-deep-link");',
+                    priority=100)
     app.add_js_file("smi.js", priority=500)
     app.add_css_file("smi.css")
     app.add_css_file("diagrams.css")

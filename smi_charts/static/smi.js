@@ -346,19 +346,47 @@
    * keyboard (WCAG 2.1.1, axe's scrollable-region-focusable). pydata-sphinx-theme does this by
    * reading each region's size just after setting the previous one's tabindex: one layout of the
    * whole page per region, a second of a phone's main thread on the model reference. Its version
-   * is switched off (smi_charts/head.py); here every size is read, then every tabindex set. */
+   * is switched off (smi_charts/head.py). Here a region takes focus until it is measured, and it
+   * is measured when it comes within a screen of the view: an IntersectionObserver reports after
+   * layout, so the read costs no layout of its own, and a table far off screen, which the
+   * browser does not lay out (content-visibility, smi.css), is not laid out for it. A resize
+   * makes every region not near the view focusable again until it is measured anew. */
   var SCROLLABLE = "pre, .nboutput > .output_area, .cell_output > .output, .jp-RenderedHTMLCommon, " +
     ".pst-scrollable-table-container";
-  function focusScrollable() {
-    var regions = Array.prototype.slice.call(document.querySelectorAll(SCROLLABLE));
+  var regionsNear = [];
+  function measureRegions(regions) {
     var scrolls = regions.map(function (el) { return el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight; });
     regions.forEach(function (el, i) {
       var index = scrolls[i] ? 0 : -1;
       if (el.tabIndex !== index) { el.tabIndex = index; }
     });
   }
+  function focusScrollable() {
+    var regions = Array.prototype.slice.call(document.querySelectorAll(SCROLLABLE));
+    if (!("IntersectionObserver" in window)) { measureRegions(regions); return; }
+    regions.forEach(function (el) { if (el.tabIndex !== 0) { el.tabIndex = 0; } });
+    var view = new IntersectionObserver(function (entries) {
+      var near = [];
+      entries.forEach(function (entry) {
+        var i = regionsNear.indexOf(entry.target);
+        if (entry.isIntersecting) {
+          near.push(entry.target);
+          if (i < 0) { regionsNear.push(entry.target); }
+        } else if (i >= 0) { regionsNear.splice(i, 1); }
+      });
+      measureRegions(near);
+    }, { rootMargin: "100% 0px 100% 0px" });  // a screen above and below the view
+    regions.forEach(function (el) { view.observe(el); });
+    window.smiRegionsNear = regionsNear;  // for tests
+  }
+  function remeasureRegions() {
+    Array.prototype.slice.call(document.querySelectorAll(SCROLLABLE)).forEach(function (el) {
+      if (regionsNear.indexOf(el) < 0 && el.tabIndex !== 0) { el.tabIndex = 0; }
+    });
+    measureRegions(regionsNear.slice());
+  }
   var focusTimer = null;
-  function focusScrollableSoon() { clearTimeout(focusTimer); focusTimer = setTimeout(focusScrollable, 300); }
+  function focusScrollableSoon() { clearTimeout(focusTimer); focusTimer = setTimeout(remeasureRegions, 300); }
   window.addEventListener("resize", focusScrollableSoon);
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -74,32 +74,57 @@ def test_explorable_with_the_keyboard_only(site_url, watched):
     assert fig.locator("tbody").text_content() != before_numbers
 
 
-REGIONS_JS = """() => [...document.querySelectorAll('pre, .cell_output > .output, .pst-scrollable-table-container')]
-  .map(el => ({scrolls: el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight,
-               tabIndex: el.tabIndex, where: (el.closest('section[id]') || {}).id}))"""
+REGIONS = "pre, .cell_output > .output, .pst-scrollable-table-container"
+REGION_JS = """el => ({scrolls: el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight,
+                       tabIndex: el.tabIndex, where: (el.closest('section[id]') || {}).id})"""
+
+
+def _near_regions_settled(page) -> None:
+    """Wait until smi.js has measured every region its observer reports near the view."""
+    page.wait_for_function(f"""() => window.smiRegionsNear && window.smiRegionsNear.length > 0 &&
+        window.smiRegionsNear.every(el => el.tabIndex === ((({REGION_JS})(el)).scrolls ? 0 : -1))""",
+                           timeout=5_000)
 
 
 def _regions(page) -> list[dict]:
-    regions = page.evaluate(REGIONS_JS)
-    assert len(regions) >= 7, regions  # the model's seven tables at least
-    wrong = [r for r in regions if r["tabIndex"] != (0 if r["scrolls"] else -1)]
-    assert not wrong, (page.viewport_size, wrong)
-    return regions
+    """Every region, each scrolled to in turn: once smi.js has measured it, a region takes focus
+    exactly when it scrolls. Before it is measured it takes focus too (checked at load)."""
+    count = page.locator(REGIONS).count()
+    assert count >= 7, count  # the model's seven tables at least
+    out = []
+    for i in range(count):
+        region = page.locator(REGIONS).nth(i)
+        region.evaluate("el => el.scrollIntoView({block: 'center'})")
+        page.wait_for_function(f"""el => window.smiRegionsNear.includes(el) &&
+            el.tabIndex === ((({REGION_JS})(el)).scrolls ? 0 : -1)""", arg=region.element_handle(), timeout=5_000)
+        out.append(region.evaluate(REGION_JS))
+    return out
 
 
 def test_regions_that_scroll_take_the_keyboard_and_only_they(browser, site_url):
     """A wide table on a phone scrolls sideways: it must take keyboard focus (axe's
     scrollable-region-focusable; smi.js focusScrollable, in place of the theme's per-region
-    layout). A region that does not scroll stays out of the tab order. Checked again at a new width."""
+    layout). smi.js measures a region when it nears the view; until then it takes focus, so no
+    region that scrolls is ever out of the keyboard's reach, and once measured a region that does
+    not scroll leaves the tab order. Checked again at a new width."""
     ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page = ctx.new_page()
     page.goto(f"{site_url}/book/reference/model.html", wait_until="load")
+    _near_regions_settled(page)
+    at_load = page.locator(REGIONS).evaluate_all(f"els => els.map({REGION_JS})")
+    assert not [r for r in at_load if r["scrolls"] and r["tabIndex"] != 0], at_load
+    # regions far below the first screen wait to be measured: they are focusable meanwhile
+    assert [r for r in at_load if r["tabIndex"] == 0 and not r["scrolls"]], at_load
     on_phone = _regions(page)
     # on a phone most tables wrap, the presets' numbers do not: both kinds are there
     assert any(r["scrolls"] for r in on_phone) and not all(r["scrolls"] for r in on_phone), on_phone
+    page.evaluate("window.scrollTo(0, 0)")
     page.set_viewport_size({"width": 2400, "height": 1000})
     page.wait_for_timeout(700)  # smi.js checks 300 ms after the last resize
+    after_resize = page.locator(REGIONS).evaluate_all(f"els => els.map({REGION_JS})")
+    assert not [r for r in after_resize if r["scrolls"] and r["tabIndex"] != 0], after_resize
     wide = _regions(page)
     # other tables scroll at that width, and the tab order follows
     assert [r["scrolls"] for r in wide] != [r["scrolls"] for r in on_phone], (wide, on_phone)
     ctx.close()
+

@@ -8,6 +8,8 @@
   wide screen and on a phone;
 - Font Awesome's script is never requested, and every icon of the theme's header and buttons is
   drawn (inline SVG, non-zero size);
+- a section far below the first screen is not laid out at load (content-visibility, smi.css);
+  it is drawn when scrolled to; a page opened at an anchor lands on it without a layout shift;
 - nothing is requested from another host.
 """
 from __future__ import annotations
@@ -103,6 +105,48 @@ def test_an_explorable_in_view_replaces_its_fallback_without_moving_the_page(wid
     assert len(_bundle_requests(seen)) == 1
     shift = page.evaluate("() => window.__shifts")
     assert shift < 0.05, f"layout shift {shift:.3f}"
+    assert not watched.errors, watched.errors
+
+
+SKIPPED_JS = """() => [...document.querySelectorAll('.bd-article table')]
+  .map((t, i) => t.checkVisibility({contentVisibilityAuto: true}) ? -1 : i).filter(i => i >= 0)"""
+FAR = "what-the-model-takes-from-the-studies-and-what-it-assumes"  # a section far below the first screen
+
+
+@pytest.mark.parametrize("width, height", [(1280, 720), (390, 844)], ids=["desktop", "phone"])
+def test_tables_far_off_screen_wait_to_be_laid_out(width, height, site_url, watched):
+    """The model reference's tables cost a phone about a second of layout at load: the browser
+    skips the tables far off screen (smi.css) until the reader nears them, and scrolling draws
+    each in its turn. A page opened at an anchor lays everything out and lands on it without a
+    layout shift; a link within the page lands on its heading too."""
+    page = watched.page
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(f"{site_url}/book/reference/model.html", wait_until="load")
+    page.wait_for_timeout(300)
+    tables = page.locator(".bd-article table")
+    assert tables.count() == 7
+    skipped = page.evaluate(SKIPPED_JS)
+    assert 6 in skipped and 0 not in skipped, skipped  # the last is far below, the first on screen
+    if width > 1000:  # the page's table of contents is in the right-hand column
+        page.locator(f'#pst-page-toc-nav a[href="#{FAR}"]').first.click()
+        page.wait_for_timeout(700)
+        top = page.locator(f"#{FAR} > h2").evaluate("h => h.getBoundingClientRect().top")
+        assert 0 <= top < 150, f"a link within the page put its heading at {top:.0f} px"
+        page.evaluate("window.scrollTo(0, 0)")
+    for i in range(tables.count()):
+        tables.nth(i).evaluate("t => t.scrollIntoView()")
+        page.wait_for_function("t => t.checkVisibility({contentVisibilityAuto: true})",
+                               arg=tables.nth(i).element_handle(), timeout=5_000)
+    page.add_init_script("""window.__shifts = 0;
+      new PerformanceObserver(l => { for (const e of l.getEntries()) if (!e.hadRecentInput) window.__shifts += e.value; })
+        .observe({type: 'layout-shift', buffered: true});""")
+    page.goto("about:blank")  # a new load, not a jump within the page
+    page.goto(f"{site_url}/book/reference/model.html#{FAR}", wait_until="load")
+    page.wait_for_timeout(700)
+    assert page.evaluate(SKIPPED_JS) == []
+    top = page.locator(f"#{FAR} > h2").evaluate("h => h.getBoundingClientRect().top")
+    assert 0 <= top < 150, f"the linked heading is at {top:.0f} px, not at the top of the view"
+    assert page.evaluate("window.__shifts") < 0.05, page.evaluate("window.__shifts")
     assert not watched.errors, watched.errors
 
 

@@ -496,7 +496,9 @@ def test_every_control_moves_one_state(lab, voila_url, lab_page):
             pane.locator("button", has_text="Clear run B").click()
             page.wait_for_function(f"() => document.querySelectorAll('.smi-lab-chart g.mark-line path').length == {lines_before}",
                                    timeout=30_000)
-            assert "run B" not in page.locator(".smi-robust-notes").text_content()
+            # the chart and the notes are separate widgets, sent one after the other: wait for both
+            page.wait_for_function("() => !document.querySelector('.smi-robust-notes').textContent.includes('run B')",
+                                   timeout=10_000)
             wait_for_one_state(page, lab, "clearing run B")
     lab_inputs = {"linkage_lab": "linkages", "capability_lab": None, "dysfunction_lab": "dynamics"}[lab]
     n_inputs = (len(theory.input_names("linkages")) + len(theory.input_names("capabilities")) if lab_inputs is None
