@@ -7,9 +7,11 @@ tests/test_responsiveness.py uses; robustness_* time one scenario under the 200 
 
 Repeats: the model figures here are each the fastest of several runs (model_evals_per_s,
 sim_40q_10k_s and sensitivity_analysis_s of 3; explain_* and robustness_* of 5), so a noisy
-neighbour on the shared cores inflates them less. Every other figure (bench_book.py,
-bench_voila.py) is one measurement per run: a build time, a page weight, or a percentile over
-many moves or visitors (nearest rank, with its maximum printed beside it: benchmarks/stats.py).
+neighbour on the shared cores inflates them less. The Lighthouse figures (bench_lighthouse.py)
+are medians of 3 runs of each page, with the lowest single run printed too. Every other figure
+(bench_book.py, bench_voila.py) is one measurement per run: a build time, a page weight, or a
+percentile over many moves or visitors (nearest rank, with its maximum printed beside it:
+benchmarks/stats.py).
 """
 from __future__ import annotations
 
