@@ -198,9 +198,18 @@ def figure_html(key: str, chart: alt.TopLevelMixin | dict, title: str, alt_text:
     return render("figure.html.j2", key=key, title=title, alt_text=alt_text, note=note,
                   image=_image(_svg(spec)), narrow_image=_image(_narrow_svg(spec)),
                   controls=_placeholder_controls(spec), lab_url=LABS_URL + LAB_FOR[lab] if lab else None,
-                  presets=presets, preset=live.get("preset"),
+                  presets=presets, preset=live.get("preset"), pointer=not _has_params(spec),
                   numbers=Markup(_table_html(numbers, key=key if keyed else None, key_columns=key_columns)),
                   spec=json_for_script(spec), live=json_for_script(live))
+
+
+def _has_params(spec) -> bool:
+    """Whether a Vega-Lite spec, or any view inside it, declares a parameter (a control, a selection)."""
+    if isinstance(spec, dict):
+        return bool(spec.get("params")) or any(_has_params(v) for v in spec.values())
+    if isinstance(spec, list):
+        return any(_has_params(v) for v in spec)
+    return False
 
 
 def _figure(*args, **kwargs) -> None:

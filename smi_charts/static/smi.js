@@ -106,7 +106,8 @@
 
   /* Vega (the ~0.9 MB vendored bundle) is not on a chapter's page: it is loaded once, when the
    * first explorable comes within a viewport of the screen, and each explorable is embedded as it
-   * does. Until then its fallback image and its numbers stand in (and stay in print). BUNDLE is
+   * does (a chart with nothing to move: when a pointer reaches it, see smiEmbed). Until then its
+   * fallback image and its numbers stand in (and stay in print). BUNDLE is
    * the bundle's URL relative to this script, fingerprinted at build time (smi_charts/sphinx_ext.py);
    * a page that has window.vegaEmbed already (a notebook's output) uses it. */
   var BUNDLE = "vendor/vega-embed-bundle.js";
@@ -167,12 +168,17 @@
     var fig = document.getElementById(id);
     if (!fig || queued[id]) { return; }
     queued[id] = true;
-    onceNear(fig, function () {
+    var go = function () {
       Promise.all([loadSpec(id), loadVega()]).then(function (got) { embed(id, got[0]); }, function (err) {
         queued[id] = false;
         console.error("explorable " + id + ": " + err.message);
       });
-    });
+    };
+    // a chart with no parameter (data-live="pointer", figure.html.j2): its image is the same chart
+    // and Vega would add only its tooltips, so Vega waits for a pointer (a mouse or a finger) on it
+    // rather than costing a phone half a second of main thread at load
+    if (fig.getAttribute("data-live") === "pointer") { fig.addEventListener("pointerover", go, { once: true }); }
+    else { onceNear(fig, go); }
   };
 
   // smi.js is deferred (smi_charts/head.py): the figures' inline smiEmbed calls ran before it did

@@ -86,7 +86,11 @@ def live_chart(fig, timeout: float = 15_000) -> None:
 
 
 def all_charts_live(page, timeout: float = 30_000) -> None:
-    """Scroll past every explorable of the page (back to the top after) and wait until all are live."""
+    """Scroll past every explorable of the page, point at every chart that waits for a pointer
+    (data-live="pointer": no parameter), back to the top after, and wait until all are live."""
     page.evaluate(VISIT_FIGURES_JS)
+    for fig in page.locator('.smi-figure[data-live="pointer"] figure').all():
+        fig.hover()
+    page.evaluate("() => window.scrollTo(0, 0)")
     page.wait_for_function(ALL_LIVE_JS, timeout=timeout)
 

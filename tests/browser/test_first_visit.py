@@ -6,6 +6,7 @@
   runs (a control moves it);
 - an explorable already on screen goes live without moving the page (layout shift ~0), on a
   wide screen and on a phone;
+- a chart with nothing to move (no parameter) stays its static image until a pointer reaches it;
 - Font Awesome's script is never requested, and every icon of the theme's header and buttons is
   drawn (inline SVG, non-zero size);
 - a section far below the first screen is not laid out at load (content-visibility, smi.css);
@@ -14,13 +15,14 @@
 """
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
 from smi_charts.specs import page_specs
 
-from .conftest import SITE, built_pages
+from .conftest import SITE, PageWatch, built_pages
 
 BUNDLE = "/_static/vendor/vega-embed-bundle.js"
 
@@ -39,9 +41,9 @@ def test_vega_is_loaded_once_when_an_explorable_nears_the_screen(site_url, watch
     page = watched.page
     page.set_viewport_size({"width": 1280, "height": 720})
     seen = _requests(page)
-    page.goto(f"{site_url}/book/malshe2017.html", wait_until="load")
+    page.goto(f"{site_url}/book/malshe2011.html", wait_until="load")
     page.wait_for_timeout(1500)  # the observer's first callback has run long since
-    figs = page.locator(".smi-figure")
+    figs = page.locator('.smi-figure:not([data-live="pointer"])')  # the explorables with something to move
     assert figs.count() >= 2
     top = figs.first.evaluate("f => f.getBoundingClientRect().top + window.scrollY")
     assert top > 2 * 720 + 100, "the test needs a page whose first explorable is over two screens down"
@@ -60,10 +62,7 @@ def test_vega_is_loaded_once_when_an_explorable_nears_the_screen(site_url, watch
     assert len(requested) == 1, requested
     assert re.search(r"vega-embed-bundle\.js\?v=[0-9a-f]{8}$", requested[0]), requested[0]  # fingerprinted
 
-    # an explorable with controls (the dysfunction explorer's menus) runs: a control changes it
-    fig = page.locator("#smi-m17-dynamics")
-    fig.scroll_into_view_if_needed()
-    fig.locator(".smi-vis svg").first.wait_for(timeout=20_000)
+    # the explorable runs: a control changes it
     control = fig.locator(".vega-bindings select, .vega-bindings input[type=range]").first
     control.scroll_into_view_if_needed()
     before = fig.locator(".smi-vis svg").first.inner_html()
@@ -106,6 +105,74 @@ def test_an_explorable_in_view_replaces_its_fallback_without_moving_the_page(wid
     shift = page.evaluate("() => window.__shifts")
     assert shift < 0.05, f"layout shift {shift:.3f}"
     assert not watched.errors, watched.errors
+
+
+def test_only_charts_with_nothing_to_move_wait_for_a_pointer():
+    """Across the built site: a chart waits for a pointer (data-live="pointer") exactly when its
+    spec declares no parameter anywhere, so no chart with a control or a selection stays static."""
+    marked = {}
+    for path in built_pages():
+        text = (SITE / path).read_text(encoding="utf-8")
+        for fig_id, spec in page_specs(SITE / path).items():
+            tag = re.search(rf'<div class="smi-figure" id="{fig_id}"[^>]*>', text).group(0)
+            has_params = '"params"' in json.dumps(spec)
+            marked[f"{path}#{fig_id}"] = ('data-live="pointer"' in tag, has_params)
+    assert marked, "no chart found in the built site"
+    wrong = {k: v for k, v in marked.items() if v[0] == v[1]}
+    assert not wrong, f"marked (pointer, has params): {wrong}"
+    assert sum(v[0] for v in marked.values()) >= 3 and sum(v[1] for v in marked.values()) >= 5
+
+
+@pytest.mark.parametrize("phone", [False, True], ids=["desktop-mouse", "phone-touch"])
+def test_a_chart_with_nothing_to_move_waits_for_a_pointer(phone, site_url, browser):
+    """The study facts page opens on three sample charts with no parameter: their images are the
+    same charts, so no Vega is loaded for them at load. A mouse over one (or a finger on it)
+    loads Vega and makes that chart live, in the image's place (nothing below moves), with its
+    tooltips: a bar's tooltip gives the number the figure's table gives. The other charts wait."""
+    size = {"width": 390, "height": 844} if phone else {"width": 1280, "height": 720}
+    ctx = browser.new_context(viewport=size, has_touch=phone, is_mobile=phone)
+    try:
+        watched = PageWatch(ctx.new_page())
+        page = watched.page
+        seen = _requests(page)
+        page.goto(f"{site_url}/book/reference/study_facts.html", wait_until="load")
+        page.wait_for_timeout(1500)
+        figs = page.locator('.smi-figure[data-live="pointer"]')
+        assert figs.count() == 3
+        # within a screen of the view, where a chart with controls would have loaded Vega by now
+        assert figs.first.evaluate("f => f.getBoundingClientRect().top") < size["height"] * 2
+        assert not _bundle_requests(seen), "Vega was requested for charts with nothing to move"
+        assert page.evaluate("() => typeof window.vegaEmbed") == "undefined"
+        fig = figs.first
+        img = fig.locator("img.smi-fallback-narrow" if phone else "img.smi-fallback")
+        assert img.is_visible()
+        below = "fig => fig.nextElementSibling ? fig.nextElementSibling.getBoundingClientRect().top + window.scrollY : 0"
+        box = fig.evaluate("f => f.getBoundingClientRect().height"), fig.evaluate(below)
+        img.scroll_into_view_if_needed()
+        if phone:
+            b = img.bounding_box()
+            page.touchscreen.tap(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2)
+        else:
+            img.hover()
+        page.wait_for_function("f => f.classList.contains('smi-live')", arg=fig.element_handle(), timeout=20_000)
+        page.wait_for_timeout(300)
+        assert len(_bundle_requests(seen)) == 1
+        assert not img.is_visible() and fig.locator(".smi-vis svg").first.is_visible()
+        after = fig.evaluate("f => f.getBoundingClientRect().height"), fig.evaluate(below)
+        assert abs(after[0] - box[0]) <= 2 and abs(after[1] - box[1]) <= 2, f"the chart moved the page: {box} -> {after}"
+        assert figs.evaluate_all("fs => fs.filter(f => f.classList.contains('smi-live')).length") == 1
+        if not phone:
+            bar = fig.locator(".smi-vis svg .mark-rect path").first
+            bar.hover()
+            tip = page.locator("#vg-tooltip-element.visible")
+            tip.wait_for(timeout=5_000)
+            numbers = fig.locator(".smi-numbers td").all_text_contents()
+            values = [t.strip() for t in tip.locator("td.value").all_text_contents()]
+            assert values and any(v in numbers for v in values), (values, numbers)
+        assert not watched.errors, watched.errors
+        assert not watched.external, watched.external
+    finally:
+        ctx.close()
 
 
 SKIPPED_JS = """() => [...document.querySelectorAll('.bd-article table')]
