@@ -21,8 +21,9 @@ ready; why, and what was measured: voila.md, *The kernel pool*.
 - Culling skips a kernel still starting (jupyter_server raised a TraitError on its unset
   `last_activity`).
 - `LabKernelManager.max_kernels` bounds the kernels alive at once (pools included): every page
-  GET holds a ~100 MB kernel until it is culled, so a reload loop or a crawler would otherwise
-  exhaust memory. Beyond it a visitor gets HTTP 503 with a page saying so; refills wait.
+  GET holds a kernel (~85 MB PSS, ~43 MB of it its own) until it is culled, so a reload loop or a
+  crawler would otherwise exhaust memory. Beyond it a visitor gets HTTP 503 with a page saying so;
+  refills wait.
 - It refuses to listen on anything but loopback: Voila has no login, and each page GET holds a
   kernel (docs/deploy-labs.md: JupyterHub, or a reverse proxy with login in front of 127.0.0.1).
 - Kernels are forks of one warm process (scripts/lab_kernels.py; LabKernelManager.fork_kernels):
@@ -449,7 +450,7 @@ def install() -> type:
             os.environ[CHARTS_ENV] = self.charts_dir
             super().initialize(argv)
             if self.ip not in LOOPBACK:
-                # every page GET holds a ~100 MB kernel for cull_idle_timeout: an open port is a
+                # every page GET holds a kernel (~85 MB PSS) for cull_idle_timeout: an open port is a
                 # memory-exhaustion button (and Voila has no login of its own)
                 sys.exit(f"scripts/voila_labs.py: Voila.ip={self.ip!r} would serve the labs without a login to "
                          "anyone who can reach this machine. Keep Voila.ip=127.0.0.1 (voila.json) and put JupyterHub "
