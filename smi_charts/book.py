@@ -57,6 +57,7 @@ def _image(svg: str) -> dict:
 # narrow fallback is that same chart, drawn here for a 390 px phone's box, so the live chart takes
 # the fallback's height and nothing below moves when it replaces it. Keep in step with smi.js.
 NARROW_BOX = 358  # the chart's box on a 390 px wide screen
+TINY = 320  # smi.js TINY: in a box this narrow the values beside the bars are left out (the table has them)
 MIN_PLOT = 100
 _SVG_SIZE = re.compile(r'<svg[^>]*?\swidth="([\d.]+)"[^>]*?\sheight="([\d.]+)"')
 
@@ -94,15 +95,21 @@ def narrow_spec(spec: dict, box: int) -> dict:
         t["text"] = _wrap_lines(t.get("text"), box // 9)
         if t.get("subtitle"):
             t["subtitle"] = _wrap_lines(t["subtitle"], int(box / 7.5))
-    wrapped = False
 
-    def units(s) -> None:
-        nonlocal wrapped
+    def grow(s: dict) -> None:
+        if isinstance(s.get("height"), (int, float)) and not isinstance(s.get("height"), bool):
+            s["height"] = math.floor(s["height"] * 1.5 + 0.5)
+
+    def units(s) -> bool:
+        """Whether a view (its layers and inner spec included) had a nominal axis wrapped."""
         if not isinstance(s, dict):
-            return
+            return False
+        wrapped = False
         mark = s.get("mark")
         if mark == "text" or (isinstance(mark, dict) and mark.get("type") == "text"):
             s["mark"] = {"type": "text", **(mark if isinstance(mark, dict) else {}), "lineBreak": "  "}
+            if box < TINY and (s.get("encoding") or {}).get("text"):
+                s["encoding"]["text"] = {"value": ""}
         enc = s.get("encoding") or {}
         color = enc.get("color")
         if color and color.get("legend", {}) is not None:
@@ -117,12 +124,15 @@ def narrow_spec(spec: dict, box: int) -> dict:
                 e["axis"] = {**(e.get("axis") or {}), "labelExpr": WRAP_LABEL}
                 wrapped = True
         for layer in s.get("layer") or []:
-            units(layer)
-        units(s.get("spec"))
+            wrapped = units(layer) or wrapped
+        wrapped = units(s.get("spec")) or wrapped
+        for panel in s.get("vconcat") or s.get("hconcat") or s.get("concat") or []:
+            if units(panel):  # each panel of a concatenated chart grows on its own
+                grow(panel)
+        return wrapped
 
-    units(spec)
-    if wrapped and isinstance(spec.get("height"), (int, float)) and not isinstance(spec.get("height"), bool):
-        spec["height"] = math.floor(spec["height"] * 1.5 + 0.5)
+    if units(spec):
+        grow(spec)
     return spec
 
 

@@ -213,7 +213,8 @@
 
   function embed(vis, spec) {
     return vega().then(function () {
-      return window.vegaEmbed(vis, spec, { actions: false, renderer: "svg" });
+      // smi.js's embedding: narrowed and fitted to a phone's box, as the book's explorables are
+      return window.smiEmbedFitted(vis, spec);
     }).then(function (res) {
       (window.smiViews = window.smiViews || {})[vis.id.replace(/-vis$/, "")] = res.view;
       return res;

@@ -45,6 +45,9 @@
    * (never below MIN_PLOT px, never wider than designed): nothing is cut and the page never
    * scrolls sideways. */
   var NARROW = 600, MIN_PLOT = 100;
+  // in a box under TINY px (a phone narrower than ~360 px) the values drawn beside the bars leave
+  // the plot no room: they are left out of the chart (its numbers table, just below, has them)
+  var TINY = 320;
   // two lines, split at the last space before the middle (+4), else at the first space
   var BEFORE = "lastindexof(slice(datum.label, 0, ceil(length(datum.label) / 2) + 4), ' ')";
   var SPLIT_AT = "(" + BEFORE + " > 0 ? " + BEFORE + " : indexof(datum.label, ' '))";
@@ -69,12 +72,15 @@
       t.text = wrapLines(t.text, Math.floor(box / 9));
       if (t.subtitle) { t.subtitle = wrapLines(t.subtitle, Math.floor(box / 7.5)); }
     }
-    var wrapped = false;
-    (function units(s) {
-      if (!s || typeof s !== "object") { return; }
+    function grow(s) { if (typeof s.height === "number") { s.height = Math.round(s.height * 1.5); } }
+    // whether a view (with its layers and inner spec) had a nominal axis wrapped onto two lines
+    function units(s) {
+      if (!s || typeof s !== "object") { return false; }
+      var wrapped = false;
       if (s.mark === "text" || (s.mark && s.mark.type === "text")) {
         // a value and its band ("0.369  (0.341-0.398)", two spaces apart) on two lines
         s.mark = Object.assign({ type: "text" }, typeof s.mark === "object" ? s.mark : {}, { lineBreak: "  " });
+        if (box < TINY && s.encoding && s.encoding.text) { s.encoding.text = { value: "" }; }
       }
       var color = s.encoding && s.encoding.color;
       if (color && color.legend !== null) { color.legend = Object.assign({}, color.legend, { labelExpr: WRAP_LABEL }); }
@@ -87,15 +93,25 @@
           wrapped = true;
         }
       });
-      (s.layer || []).forEach(units);
-      units(s.spec);
-    })(spec);
-    if (wrapped && typeof spec.height === "number") { spec.height = Math.round(spec.height * 1.5); }
+      (s.layer || []).forEach(function (u) { if (units(u)) { wrapped = true; } });
+      if (units(s.spec)) { wrapped = true; }
+      // the panels of a concatenated chart (the debrief's class chart) each grow on their own
+      (s.vconcat || s.hconcat || s.concat || []).forEach(function (u) { if (units(u)) { grow(u); } });
+      return wrapped;
+    }
+    if (units(spec)) { grow(spec); }
     return spec;
+  }
+  // the plot width fitWidth may narrow: a single view's, or the one width every panel of a
+  // vertically concatenated chart shares (Vega-Lite gives them one width signal)
+  function designedWidth(spec) {
+    if (typeof spec.width === "number") { return spec.width; }
+    var widths = (spec.vconcat || []).map(function (u) { return u.width; });
+    return widths.length && widths.every(function (w) { return typeof w === "number" && w === widths[0]; }) ? widths[0] : undefined;
   }
   function fitWidth(view, vis, designed, passes) {
     var svg = vis.querySelector("svg");
-    if (!svg || typeof designed !== "number") { return; }
+    if (!svg || typeof designed !== "number" || !vis.clientWidth) { return; }  // no box (hidden): nothing to fit
     var w = view.width(), over = svg.getBoundingClientRect().width - vis.clientWidth;
     var target = Math.round(Math.max(MIN_PLOT, Math.min(designed, w - over)));
     // again after each redraw: a title centred under the plot moves by half of what the plot gives up
@@ -190,24 +206,36 @@
   }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", embedAll); } else { embedAll(); }
 
+  /* A chart embedded as a phone needs it (narrowSpec in a box under NARROW px, then fitWidth now
+   * and on every resize); the explorables and the health check's and debrief's charts use it.
+   * The result's finalize() also stops the resize fitting. */
+  function embedFitted(vis, spec) {
+    var designed = designedWidth(spec);
+    if (vis.clientWidth && vis.clientWidth < NARROW) { spec = narrowSpec(spec, vis.clientWidth); }
+    return window.vegaEmbed(vis, spec, { actions: false, renderer: "svg" }).then(function (res) {
+      var fit = function () { fitWidth(res.view, vis, designed, 4); };
+      fit();
+      var pending = false, onResize = function () {
+        if (!pending) { pending = true; requestAnimationFrame(function () { pending = false; fit(); }); }
+      };
+      window.addEventListener("resize", onResize);
+      var finalize = res.finalize;
+      res.finalize = function () { window.removeEventListener("resize", onResize); return finalize.apply(res, arguments); };
+      return res;
+    });
+  }
+  window.smiEmbedFitted = embedFitted;
+
   function embed(id, spec) {
     var fig = document.getElementById(id);
     var live = JSON.parse(document.getElementById(id + "-live").textContent);
     var vis = document.getElementById(id + "-vis");
-    var designed = spec.width;
-    if (vis.clientWidth && vis.clientWidth < NARROW) { spec = narrowSpec(spec, vis.clientWidth); }
-    window.vegaEmbed(vis, spec, { actions: false, renderer: "svg" }).then(function (res) {
+    embedFitted(vis, spec).then(function (res) {
       fig.classList.add("smi-live");
       focusScrollableSoon();  // a live chart may make its output region scroll (or stop)
       // the placeholder controls held the place of Vega's (smi.css): Vega's stand there now
       var placeholder = fig.querySelector(".smi-controls-placeholder");
       if (placeholder) { placeholder.parentNode.removeChild(placeholder); }
-      var fit = function () { fitWidth(res.view, vis, designed, 4); };
-      fit();
-      var pending = false;
-      window.addEventListener("resize", function () {
-        if (!pending) { pending = true; requestAnimationFrame(function () { pending = false; fit(); }); }
-      });
       (window.smiViews = window.smiViews || {})[id] = res.view;  // for tests and benchmarks
       vis.removeAttribute("aria-hidden");
       var update = function () { roundReadouts(vis); };

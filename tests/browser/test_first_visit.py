@@ -439,3 +439,24 @@ def test_the_theme_still_works_with_deferred_scripts(site_url, watched):
     page.wait_for_url("**/search.html?q=Hughes*")
     page.locator("#search-results ul.search li").first.wait_for(timeout=20_000)
     assert not watched.errors, watched.errors
+
+
+def test_text_files_have_precompressed_twins_of_the_same_bytes():
+    """A host that serves precompressed files (docs/deploy-book.md) sends the .gz twin the build
+    wrote: each must hold exactly the file beside it (a stale twin would serve an old page), and
+    every page, script and stylesheet over 1 KiB that gzip shrinks has one."""
+    import gzip
+
+    from smi_charts.sphinx_ext import COMPRESSIBLE, MIN_COMPRESS
+
+    twins = sorted(SITE.rglob("*.gz"))
+    assert len(twins) > 50, f"only {len(twins)} .gz files in the built site"
+    for gz in twins:
+        original = gz.with_name(gz.name[:-3])
+        assert original.is_file(), f"{gz.relative_to(SITE)} has no original beside it"
+        assert gzip.decompress(gz.read_bytes()) == original.read_bytes(), f"{gz.relative_to(SITE)} is stale"
+    missing = [f.relative_to(SITE) for f in SITE.rglob("*")
+               if f.is_file() and f.suffix in (".html", ".js", ".css") and f.stat().st_size > MIN_COMPRESS
+               and f.suffix in COMPRESSIBLE and not f.with_name(f.name + ".gz").exists()
+               and len(gzip.compress(f.read_bytes(), 9)) < f.stat().st_size]
+    assert not missing, f"no .gz twin: {missing[:10]}"
