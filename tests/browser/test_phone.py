@@ -16,10 +16,12 @@ import json
 import re
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from smi_charts import questionnaire_io as qio
 from smi_charts.specs import page_specs
 from tests.browser.conftest import SITE, all_charts_live, built_pages
+from tests.browser.test_healthcheck import fill, wait_profile
 from tests.support import pattern
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 3}
@@ -110,9 +112,8 @@ def test_the_health_check_and_debrief_charts_fit_a_phone(site_url, any_phone, tm
     chart): drawn at phone width, they fit their box, nothing scrolls sideways."""
     page, errors, width = any_phone
     page.goto(f"{site_url}/book/healthcheck.html")
-    for qid, v in pattern(1).items():
-        page.locator(f"#smi-hc-health-{qid}-{v}").check()
-    page.wait_for_selector("#smi-hc-health[data-profile=ready]", timeout=20_000)
+    fill(page, pattern(1))
+    wait_profile(page)
     page.locator("#smi-hc-health-chart-vis svg").first.wait_for()
     page.wait_for_timeout(300)  # the fit-to-box re-render after the first draw
     problems = page.evaluate(PROBLEMS_JS, [MIN_TARGET, width])
@@ -180,7 +181,7 @@ def test_a_touch_on_every_control_moves_the_chart_and_its_numbers(path, fig_id, 
         try:
             page.wait_for_function("([el, t]) => el.textContent !== t",
                                    arg=[fig.locator("tbody").element_handle(), before[2]], timeout=5_000)
-        except Exception:  # noqa: BLE001 -- named below with the others
+        except PlaywrightTimeout:  # named below with the others
             unmoved.append(f"{name}: numbers unchanged")
         if fig.locator(".smi-vis svg").inner_html() == before[1]:
             unmoved.append(f"{name}: chart unchanged")
