@@ -4,7 +4,7 @@
 #   make book    build the book into _build/html (warnings are errors)
 #   make serve   build the book and serve it (and the Voila labs, once they exist) on 127.0.0.1
 #   make bench   print benchmark results (`name value unit` lines)
-#   make loadtest  100 lab pages opened and abandoned against voila.json as shipped (~12 min)
+#   make loadtest  100 lab pages opened and abandoned against voila.json as shipped (~10 min)
 #   make hub     the labs on JupyterHub on 127.0.0.1, with logins: docs/deploy-hub.md
 #   make clean   remove build output and caches (keeps .venv); `make distclean` also removes .venv
 #
@@ -149,7 +149,7 @@ test-hub: $(STAMP) $(NODE_MODULES) $(BROWSER)
 bench: $(STAMP) $(GRAPHVIZ) $(BROWSER) $(NODE_MODULES)
 	$(PY) benchmarks/run.py
 
-# Bounded (about 10 minutes, loopback only): what it does and prints, benchmarks/loadtest.py.
+# Bounded (~10 minutes, loopback only): what it does and prints, benchmarks/loadtest.py.
 loadtest: $(STAMP) $(BROWSER)
 	$(PY) benchmarks/loadtest.py
 

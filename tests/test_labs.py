@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import re
 
 import numpy as np
@@ -568,8 +569,25 @@ def test_chart_bundle_served_by_the_lab_server(tmp_path, monkeypatch):
     try:
         common._offline_once()
         [path] = served.iterdir()
-        assert len(path.read_text(encoding="utf-8")) > 500_000  # the whole offline bundle, served
+        text = path.read_text(encoding="utf-8")
+        assert len(text) > 500_000  # the whole offline bundle, served
+        # the served module forwards render alone (it must load within anywidget's 2 s, so it
+        # cannot await the bundle for an initialize): the bundle's default export is render only
+        assert "const __default={render};export{__default as default};" in text
         assert alt.JupyterChart._esm == common.serve_bundle(path.read_text(encoding="utf-8"), served)
+        assert "export default { async render(props)" in alt.JupyterChart._esm
+        assert "await import(" not in alt.JupyterChart._esm  # never awaited while the module loads
+
+        # no lab server (JupyterLab, JupyterHub, nbval): the chart carries the bundle, as a string
+        # its module imports without awaiting
+        monkeypatch.delenv(common.CHARTS_ENV)
+        common._offline_once.cache_clear()
+        common._offline_once()
+        assert alt.JupyterChart._esm == common.carry_bundle(text)
+        literal = re.search(r"new Blob\(\[(.*)\], \{type", alt.JupyterChart._esm, re.S).group(1)
+        assert json.loads(literal) == text
+        assert "export default { async render(props)" in alt.JupyterChart._esm
+        assert "await import(" not in alt.JupyterChart._esm
     finally:
         common._offline_once.cache_clear()
 
@@ -631,6 +649,11 @@ def test_prebuilt_lab_is_taken_over_by_the_kernel(monkeypatch):
         assert {i for kind, i in sent if kind == "comm_open"} == ids
         assert not [m for m in sent if m[0] == "comm_close"], "a comm_close reached the page"
         assert not any(w.model_id in _instances for w in others)  # their state is not sent to the page
+        # the kernel's comm registry (inherited from the fork server) lists the shown widgets'
+        # comms and none of the dropped ones: a page may ask each comm listed for its state
+        registry = comm.get_comm_manager().comms
+        assert not [w.model_id for w in others if w.model_id in registry]
+        assert all(registry.get(w.model_id) is w.comm for w in shown)
 
         fresh = LinkageLab()
         fresh.recompute()

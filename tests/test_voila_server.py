@@ -355,21 +355,28 @@ def _msg(session: str, msg_type: str, content: dict, metadata: dict | None = Non
                        "channel": "shell", "buffers": []})
 
 
-async def _visit(url: str, keep: list | None = None) -> tuple[float, str]:
-    """Open the lab as its page does: GET, the kernel's websocket, the widget state, which must
-    hold the lab's ready marker. Returns (seconds, kernel id); the websocket is closed (the page
-    left) unless `keep` is a list, which gets it (the page stays open)."""
+async def _open_page(url: str):
+    """GET the lab page and open its kernel's websocket, as the page does. Returns (websocket,
+    kernel id, session id)."""
     from tornado.websocket import websocket_connect
 
-    t0 = time.monotonic()
     status, html = await asyncio.to_thread(_get, url)
     _check_page(status, html, url)
     m = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', html, re.S)
     assert m, f"{url}: no jupyter-config-data in the page"
     kernel_id = json.loads(m.group(1))["kernelId"]
-    session, comm = uuid.uuid4().hex, uuid.uuid4().hex
+    session = uuid.uuid4().hex
     ws_url = url.split("/voila/")[0].replace("http://", "ws://") + f"/api/kernels/{kernel_id}/channels?session_id={session}"
-    ws = await websocket_connect(ws_url, max_message_size=256 * 2**20)
+    return await websocket_connect(ws_url, max_message_size=256 * 2**20), kernel_id, session
+
+
+async def _visit(url: str, keep: list | None = None) -> tuple[float, str]:
+    """Open the lab as its page does: GET, the kernel's websocket, the widget state, which must
+    hold the lab's ready marker. Returns (seconds, kernel id); the websocket is closed (the page
+    left) unless `keep` is a list, which gets it (the page stays open)."""
+    t0 = time.monotonic()
+    ws, kernel_id, session = await _open_page(url)
+    comm = uuid.uuid4().hex
     try:
         ws.write_message(_msg(session, "comm_open", {"comm_id": comm, "target_name": "jupyter.widget.control",
                                                      "data": {}}, {"version": "1.0.0"}))
@@ -453,6 +460,58 @@ def test_pools_start_repeatedly_without_a_lost_kernel(tmp_path):
         # none left running as an orphan
         _, alive = psutil.wait_procs(spawned, timeout=20)
         assert spawned and not alive, f"still running after Voila stopped: {alive}"
+
+
+async def _states_comm_by_comm(url: str, limit: float) -> tuple[set[str], set[str]]:
+    """What a page's widget manager does when the control comm is slow to answer (ipywidgets'
+    fallback, after 4 s: a slow or busy browser): list the kernel's widget comms (comm_info),
+    then ask each for its state. Returns (comms listed, comms that answered within `limit` s)."""
+    ws, _, session = await _open_page(url)
+    try:
+        ws.write_message(_msg(session, "comm_info_request", {"target_name": "jupyter.widget"}))
+        while True:
+            frame = _frame(await asyncio.wait_for(ws.read_message(), limit))
+            if frame["msg_type"] == "comm_info_reply":
+                listed = set(frame["content"]["comms"])
+                break
+        asked = {}
+        for comm_id in listed:
+            message = _msg(session, "comm_msg", {"comm_id": comm_id, "data": {"method": "request_state"}})
+            asked[json.loads(message)["header"]["msg_id"]] = comm_id
+            ws.write_message(message)
+        answered: set[str] = set()
+        deadline = time.monotonic() + limit
+        while answered != listed and time.monotonic() < deadline:
+            try:
+                frame = _frame(await asyncio.wait_for(ws.read_message(), max(0.1, deadline - time.monotonic())))
+            except (asyncio.TimeoutError, TimeoutError):
+                break
+            data = frame.get("content", {}).get("data", {})
+            if frame["msg_type"] == "comm_msg" and data.get("method") == "update":
+                comm_id = asked.get(frame["parent_header"].get("msg_id"))
+                if comm_id is not None:
+                    answered.add(comm_id)
+        return listed, answered
+    finally:
+        ws.close()
+
+
+def test_every_widget_comm_a_kernel_lists_answers(tmp_path):
+    """A page whose widget manager falls back to asking comm by comm (a slow browser) gets every
+    widget: each comm a pooled (forked) kernel lists answers with its state, and none is left
+    over from the labs its fork server built and the kernel dropped (smi_labs.common._adopt).
+    Such a comm never answered, and the page waited for it for ever: in a burst of 30 browser
+    pages on 2 cores, 5 showed no widget at all."""
+    server = _Server(tmp_path, _pool_overrides(1))
+    try:
+        server.wait_settled(len(LABS))
+        for lab in LABS:
+            listed, answered = asyncio.run(_states_comm_by_comm(server.url(lab.stem), PAGE_LIMIT_S / 3))
+            assert len(listed) > 50, f"{lab.stem}: {len(listed)} widget comms listed"
+            assert answered == listed, (f"{lab.stem}: {len(listed - answered)} of {len(listed)} widget comms "
+                                        "never answered a request for their state")
+    finally:
+        server.stop()
 
 
 def test_killed_pooled_kernels_are_replaced(tmp_path):

@@ -72,14 +72,30 @@ def offline_charts(cache_dir: Path | None = None) -> Path:
 # carries its bundle, as stock altair's enable_offline() does.
 CHARTS_ENV = "SMI_LAB_CHARTS"
 CHARTS_ROUTE = "voila/smi-lab/"
-# The module a chart carries instead of the bundle: it imports the bundle from the lab server. The
-# page's base URL (a JupyterHub prefix, say) is in Voila's page config; a blob: module (what
-# anywidget makes of the text) cannot resolve a relative URL itself.
-_IMPORT_SERVED = """// JupyterChart's front end, served by the lab server (smi_labs.common.serve_bundle)
-const config = JSON.parse(document.getElementById("jupyter-config-data")?.textContent || "{}");
-const served = await import(new URL((config.baseUrl || "/") + "%s", document.baseURI).href);
-export default served.default;
+# anywidget gives a model's module 2 s to load and, past that, drops every later update to the
+# chart ("[anywidget] Failed to initialize model."): a page on a slow phone, or one of a class's
+# pages opened at once, takes longer than that to compile and run the ~0.9 MB bundle. So the
+# module a chart carries starts importing the bundle without awaiting it (the module itself loads
+# at once) and its render awaits the bundle. JupyterChart's front end has render only
+# (tests/test_labs.py checks the bundle's default export).
+_LAZY = """const bundle = import(%s);
+bundle.catch(() => {});  // render reports it
+export default { async render(props) { return (await bundle).default.render(props); } };
 """
+# Served: the module imports the bundle from the lab server. The page's base URL (a JupyterHub
+# prefix, say) is in Voila's page config; a blob: module (what anywidget makes of the text)
+# cannot resolve a relative URL itself.
+_IMPORT_SERVED = ("// JupyterChart's front end, served by the lab server (smi_labs.common.serve_bundle)\n"
+                  'const config = JSON.parse(document.getElementById("jupyter-config-data")?.textContent || "{}");\n'
+                  + _LAZY % 'new URL((config.baseUrl || "/") + "%s", document.baseURI).href')
+
+
+def carry_bundle(bundle: str) -> str:
+    """The module a chart carries when no server serves the bundle: the bundle as a string,
+    imported (from a blob: URL) without being awaited. A string literal costs the page a scan;
+    the bundle's code is compiled and run by the import, after the module has loaded."""
+    return ("// JupyterChart's front end, carried by the chart (smi_labs.common.carry_bundle)\n"
+            + _LAZY % f'URL.createObjectURL(new Blob([{json.dumps(bundle)}], {{type: "text/javascript"}}))')
 
 
 def serve_bundle(bundle: str, directory: str | Path) -> str | None:
@@ -111,10 +127,8 @@ def _offline_once() -> None:
     # to the home directory
     offline_charts()
     served = os.environ.get(CHARTS_ENV)
-    if served:
-        module = serve_bundle(alt.JupyterChart._esm, served)
-        if module is not None:
-            alt.JupyterChart._esm = module
+    module = serve_bundle(alt.JupyterChart._esm, served) if served else None
+    alt.JupyterChart._esm = module if module is not None else carry_bundle(alt.JupyterChart._esm)
 
 
 def warm() -> None:
@@ -678,23 +692,35 @@ def _adopt(lab_factory) -> Lab | None:
     hold whatever the order. The comm a widget had is marked closed before it is dropped:
     otherwise its garbage collection, now that a kernel runs, would send the page a comm_close
     for the model id the widget still uses."""
+    import comm
     from ipywidgets.widgets.widget import _instances
 
     entry = _PREBUILT.pop(lab_factory, None)
     if entry is None:
         return None
+    # The kernel inherits the fork server's comm registry (ipykernel's comm manager, made when
+    # prebuild opened the widgets' comms), so a dropped comm also leaves it: a page whose widget
+    # manager does not hear back on the control comm within 4 s (a slow or busy browser) falls
+    # back to asking for every comm listed there, one by one, and waits for all of them: a comm
+    # with no widget behind it never answers, and the page never shows a widget.
+    manager = comm.get_comm_manager()
+
+    def drop(w: W.Widget) -> None:
+        if w.comm is not None:
+            w.comm._closed = True
+            if manager.comms.get(w.comm.comm_id) is w.comm:
+                del manager.comms[w.comm.comm_id]
+
     # the other prebuilt labs leave the kernel's widget registry: a page asks for the state of
     # every widget in it (three labs' states were 3.3 MB instead of 1.1)
     for _, others in _PREBUILT.values():
         for w in others:
-            if w.comm is not None:
-                w.comm._closed = True
+            drop(w)
             _instances.pop(w._model_id, None)
     _PREBUILT.clear()
     lab, widgets = entry
     for w in widgets:
-        if w.comm is not None:
-            w.comm._closed = True
+        drop(w)
         w.comm = None
         w.open()
     return lab
