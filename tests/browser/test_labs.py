@@ -165,6 +165,42 @@ def test_a_slow_browser_gets_a_working_lab(lab, voila_url, lab_page):
     assert not lab_page.errors, lab_page.errors
 
 
+CLASS_AT_ONCE = 10
+
+
+def test_pages_opened_at_once_each_get_a_working_lab(voila_url, browser):
+    """Ten students open the linkage lab at the same moment (ten pages, one browser each, on
+    the server's 2 cores): every page gets its own kernel, draws the chart, and a move moves
+    that page's chart and numbers, with no error. Under such a burst pages drew no widget, or a
+    chart that ignored the sliders (test_a_slow_browser_gets_a_working_lab has the why)."""
+    url = f"{voila_url}/voila/render/linkage_lab.ipynb"
+    contexts = [browser.new_context(viewport={"width": 1280, "height": 1000}) for _ in range(CLASS_AT_ONCE)]
+    try:
+        watches = [PageWatch(c.new_page()) for c in contexts]
+        for w in watches:  # navigation started on every page before any is waited for
+            w.page.evaluate("url => { location.href = url; }", url)
+        kernels = set()
+        for w in watches:
+            w.page.locator(".smi-lab-ready").wait_for(timeout=150_000)
+            w.page.locator(".smi-lab-chart svg").first.wait_for(timeout=60_000)
+            kernels.add(w.page.evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId"))
+        assert len(kernels) == CLASS_AT_ONCE
+        for w in watches:
+            page = w.page
+            before = (page.locator(".smi-lab-chart svg").first.inner_html(),
+                      page.locator(".smi-lab-table tbody").text_content())
+            move_slider(page, page.locator(".widget-slider").first)
+            page.wait_for_function("(b) => document.querySelector('.smi-lab-chart svg').innerHTML !== b",
+                                   arg=before[0], timeout=30_000)
+            page.wait_for_function("(b) => document.querySelector('.smi-lab-table tbody').textContent !== b",
+                                   arg=before[1], timeout=30_000)
+        errors = [e for w in watches for e in w.errors]
+        assert not errors, errors
+    finally:
+        for c in contexts:
+            c.close()
+
+
 def test_keyboard_move_updates_chart_and_numbers_match_model(voila_url, lab_page):
     page = open_lab(lab_page, f"{voila_url}/voila/render/linkage_lab.ipynb?preset=diluted_key_terms")
     chart = page.locator(".smi-lab-chart svg").first
