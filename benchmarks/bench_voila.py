@@ -808,7 +808,7 @@ def main() -> None:
         else:
             emit("voila_move_during_refill_p95_ms", math.inf, "ms (the moving visitor was never served)")
         emit("voila_state_mb_per_visit", r["state_bytes"] / 2**20,
-             "MB (the widget state a page fetches: mostly the vega bundle JupyterChart ships offline)")
+             "MB (the widget state a page fetches; the chart's Vega bundle is a file the browser caches)")
         emit("voila_pss_after_burst_mb", open_mem["mb"], f"MB ({open_mem['n']} kernels, the 30 visitors connected)")
 
         # visitors gone: their kernels idle out and are culled; the pools refill to their size
