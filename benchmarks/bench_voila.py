@@ -241,9 +241,12 @@ class Server:
 
     def ready_pooled(self) -> int:
         """Running kernels that scripts/voila_labs.py logged as pooled and done with their lab
-        ("Pooled kernel <id> has run its lab and waits for a visitor")."""
+        ("Pooled kernel <id> has run its lab and waits for a visitor") and not since handed to a
+        visitor ("Pooled kernel <id> handed to a visitor"): right after a burst, the visitors'
+        kernels must not count as a refilled pool."""
         text = (self.tmp / "voila.log").read_text(errors="replace")
-        ready = set(re.findall(r"Pooled kernel ([0-9a-f-]{36}) has run its lab", text))
+        ready = (set(re.findall(r"Pooled kernel ([0-9a-f-]{36}) has run its lab", text))
+                 - set(re.findall(r"Pooled kernel ([0-9a-f-]{36}) handed to a visitor", text)))
         return len(self.kernel_procs(ready)) if ready else 0
 
     def wait_settled(self, count_ok, pooled: int, limit: float = POOL_LIMIT_S) -> tuple[float, bool]:
