@@ -23,8 +23,8 @@ ready; why, and what was measured: voila.md, *The kernel pool*.
 - `LabKernelManager.max_kernels` bounds the kernels alive at once (pools included): every page
   GET holds a kernel (~85 MB PSS, ~43 MB of it its own) until its page has been gone
   `abandoned_grace` seconds, or, for a page that never connects (a crawler, a script), until it
-  is culled (`cull_idle_timeout`), so a reload loop or a crawler would otherwise exhaust memory. Beyond it a visitor gets HTTP 503 with a page saying so;
-  refills wait.
+  is culled (`cull_idle_timeout`), so a reload loop or a crawler would otherwise exhaust memory.
+  Beyond it a visitor gets HTTP 503 with a page saying so; refills wait.
 - It refuses to listen on anything but loopback: Voila has no login, and each page GET holds a
   kernel (docs/deploy-labs.md: JupyterHub, or a reverse proxy with login in front of 127.0.0.1).
 - Kernels are forks of one warm process (scripts/lab_kernels.py; LabKernelManager.fork_kernels):

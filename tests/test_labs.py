@@ -574,7 +574,7 @@ def test_chart_bundle_served_by_the_lab_server(tmp_path, monkeypatch):
         # the served module forwards render alone (it must load within anywidget's 2 s, so it
         # cannot await the bundle for an initialize): the bundle's default export is render only
         assert "const __default={render};export{__default as default};" in text
-        assert alt.JupyterChart._esm == common.serve_bundle(path.read_text(encoding="utf-8"), served)
+        assert alt.JupyterChart._esm == common.serve_bundle(text, served)
         assert "export default { async render(props)" in alt.JupyterChart._esm
         assert "await import(" not in alt.JupyterChart._esm  # never awaited while the module loads
 

@@ -142,6 +142,17 @@ def test_lab_loads_clean(lab, voila_url, lab_page):
 SLOW_CPU = 30  # CDP CPU throttling: each of ~15 pages opened at once on these 2 cores gets about this
 
 
+def move_and_see_it(page, timeout_ms: int) -> None:
+    """Move the lab's first slider; its chart and its Numbers table must both change."""
+    before = (page.locator(".smi-lab-chart svg").first.inner_html(),
+              page.locator(".smi-lab-table tbody").text_content())
+    move_slider(page, page.locator(".widget-slider").first)
+    page.wait_for_function("(b) => document.querySelector('.smi-lab-chart svg').innerHTML !== b",
+                           arg=before[0], timeout=timeout_ms)
+    page.wait_for_function("(b) => document.querySelector('.smi-lab-table tbody').textContent !== b",
+                           arg=before[1], timeout=timeout_ms)
+
+
 @pytest.mark.parametrize("lab", LABS)
 def test_a_slow_browser_gets_a_working_lab(lab, voila_url, lab_page):
     """A page whose CPU runs 30 times slower than this machine's (one of a class's pages opened
@@ -155,13 +166,7 @@ def test_a_slow_browser_gets_a_working_lab(lab, voila_url, lab_page):
     page = lab_page.page
     page.context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": SLOW_CPU})
     open_lab(lab_page, f"{voila_url}/voila/render/{lab}.ipynb")
-    chart = page.locator(".smi-lab-chart svg").first
-    before = (chart.inner_html(), page.locator(".smi-lab-table tbody").text_content())
-    move_slider(page, page.locator(".widget-slider").first)
-    page.wait_for_function("(b) => document.querySelector('.smi-lab-chart svg').innerHTML !== b",
-                           arg=before[0], timeout=60_000)
-    page.wait_for_function("(b) => document.querySelector('.smi-lab-table tbody').textContent !== b",
-                           arg=before[1], timeout=60_000)
+    move_and_see_it(page, 60_000)
     assert not lab_page.errors, lab_page.errors
 
 
@@ -186,14 +191,7 @@ def test_pages_opened_at_once_each_get_a_working_lab(voila_url, browser):
             kernels.add(w.page.evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId"))
         assert len(kernels) == CLASS_AT_ONCE
         for w in watches:
-            page = w.page
-            before = (page.locator(".smi-lab-chart svg").first.inner_html(),
-                      page.locator(".smi-lab-table tbody").text_content())
-            move_slider(page, page.locator(".widget-slider").first)
-            page.wait_for_function("(b) => document.querySelector('.smi-lab-chart svg').innerHTML !== b",
-                                   arg=before[0], timeout=30_000)
-            page.wait_for_function("(b) => document.querySelector('.smi-lab-table tbody').textContent !== b",
-                                   arg=before[1], timeout=30_000)
+            move_and_see_it(w.page, 30_000)
         errors = [e for w in watches for e in w.errors]
         assert not errors, errors
     finally:
